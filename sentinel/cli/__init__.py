@@ -1,0 +1,1 @@
+"""The `hasentinel` command line (typer + rich)."""

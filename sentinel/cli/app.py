@@ -1,0 +1,25 @@
+"""`hasentinel`: the operator's entry point."""
+
+from __future__ import annotations
+
+import typer
+
+from sentinel import __version__
+from server import REDIS_VERSION
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="High availability for a Redis-protocol service.")
+
+
+@app.command()
+def version() -> None:
+    """Print the hasentinel version and the Redis version the server speaks."""
+    typer.echo(f"hasentinel {__version__} (redis protocol {REDIS_VERSION})")
+
+
+@app.callback()
+def _root() -> None:
+    """hasentinel: server, sentinel, VIP and supervisor for a three-host Redis service."""
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,15 @@
+"""Command implementations, one module per family; importing this package registers them all."""
+
+from server.commands import (  # noqa: F401
+    admin,
+    clientcmd,
+    connection,
+    hashes,
+    keys,
+    lists,
+    pubsub,
+    sets,
+    strings,
+    transactions,
+    zsets,
+)

@@ -1,0 +1,75 @@
+"""Argument parsing shared by commands, with Redis's exact errors for bad numbers."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from server.errors import NOT_FLOAT, NOT_INTEGER, TIMEOUT_NEGATIVE, TIMEOUT_NOT_FLOAT, CommandError
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+
+def parse_int(b: bytes, err: str = NOT_INTEGER) -> int:
+    """Redis's string2ll: optional '-', digits, no leading zeros or '+', within int64."""
+    n = len(b)
+    if n == 0 or n > 20:
+        raise CommandError(err)
+    if b[0] == 0x2D:
+        digits = b[1:]
+        if not digits or digits[0] == 0x30:
+            raise CommandError(err)
+    else:
+        digits = b
+        if n > 1 and b[0] == 0x30:
+            raise CommandError(err)
+    if not digits.isdigit():
+        raise CommandError(err)
+    v = int(b)
+    if v < INT64_MIN or v > INT64_MAX:
+        raise CommandError(err)
+    return v
+
+
+def parse_float(b: bytes, err: str = NOT_FLOAT) -> float:
+    """Redis's string2ld/strtod rules: no spaces, no NaN; 'inf', '-inf', '+inf' accepted."""
+    if not b or b[0] in b" \t\n\r\x0b\x0c" or b[-1] in b" \t\n\r\x0b\x0c":
+        raise CommandError(err)
+    try:
+        v = float(b)
+    except ValueError:
+        raise CommandError(err) from None
+    if math.isnan(v):
+        raise CommandError(err)
+    low = b.lower()
+    if low in (b"infinity", b"+infinity", b"-infinity") or b"_" in b:
+        raise CommandError(err)
+    return v
+
+
+def parse_timeout(b: bytes) -> float | None:
+    """A blocking command's timeout in seconds (float allowed): None means forever.
+    Returns an absolute `trio.current_time()`-style deadline offset, computed by the caller."""
+    try:
+        v = float(b)
+    except ValueError:
+        raise CommandError(TIMEOUT_NOT_FLOAT) from None
+    if math.isnan(v) or math.isinf(v) or b"_" in b:
+        raise CommandError(TIMEOUT_NOT_FLOAT)
+    if v < 0:
+        raise CommandError(TIMEOUT_NEGATIVE)
+    return None if v == 0 else v
+
+
+def block_deadline(seconds: float | None) -> float | None:
+    """The trio-clock deadline for a blocking wait of `seconds` (None: forever)."""
+    if seconds is None:
+        return None
+    import trio
+
+    try:
+        now = trio.current_time()
+    except RuntimeError:  # outside a trio run (unit tests of the engine)
+        now = time.monotonic()
+    return now + seconds

@@ -1,0 +1,151 @@
+"""The command table: arity, flags and key positions, as Redis's `COMMAND INFO` describes them.
+
+Command modules register handlers with `@command(...)`; the engine dispatches through `TABLE`.
+A handler is synchronous: `handler(client, argv) -> bytes` (an encoded reply) or a `Block`
+(wait for keys / an event, see `server.blocking`). It raises `CommandError` for error replies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from server.client import Client
+
+Handler = Callable[["Client", list[bytes]], Any]
+KeysFn = Callable[[list[bytes]], list[bytes]]
+
+# Flags, with Redis's names (COMMAND INFO prints them).
+WRITE = "write"
+READONLY = "readonly"
+DENYOOM = "denyoom"
+ADMIN = "admin"
+PUBSUB = "pubsub"
+NOSCRIPT = "noscript"
+BLOCKING = "blocking"
+LOADING = "loading"
+STALE = "stale"
+FAST = "fast"
+NO_AUTH = "no_auth"
+NO_MULTI = "no_multi"
+ALLOW_BUSY = "allow_busy"
+SKIP_MONITOR = "skip_monitor"
+
+
+@dataclass(slots=True, eq=False)
+class Command:
+    name: bytes
+    handler: Handler
+    arity: int
+    flags: frozenset[str]
+    first_key: int = 0
+    last_key: int = 0
+    step: int = 0
+    keys_fn: KeysFn | None = None
+    group: str = "generic"
+    subcommands: dict[bytes, Command] = field(default_factory=dict)
+    parent: Command | None = None
+    calls: int = 0
+    usec: int = 0
+    failed_calls: int = 0
+    rejected_calls: int = 0
+    # Hot-path booleans, derived from flags once.
+    is_write: bool = False
+    is_denyoom: bool = False
+    no_auth: bool = False
+    pubsub_ok: bool = False
+    allowed_in_multi: bool = True
+    allow_stale: bool = False
+    allow_loading: bool = False
+
+    def __post_init__(self) -> None:
+        self.is_write = WRITE in self.flags
+        self.is_denyoom = DENYOOM in self.flags
+        self.no_auth = NO_AUTH in self.flags
+        self.allowed_in_multi = NO_MULTI not in self.flags
+        self.allow_stale = STALE in self.flags
+        self.allow_loading = LOADING in self.flags
+
+    @property
+    def full_name(self) -> str:
+        if self.parent is not None:
+            return f"{self.parent.name.decode()}|{self.name.decode()}"
+        return self.name.decode()
+
+    def keys(self, argv: list[bytes]) -> list[bytes]:
+        """The key arguments of this invocation (for WATCH, blocking wake-ups, COMMAND GETKEYS)."""
+        if self.keys_fn is not None:
+            return self.keys_fn(argv)
+        if self.first_key <= 0:
+            return []
+        last = self.last_key if self.last_key >= 0 else len(argv) + self.last_key
+        return argv[self.first_key : last + 1 : self.step or 1]
+
+
+TABLE: dict[bytes, Command] = {}
+
+
+def command(
+    name: str,
+    arity: int,
+    flags: str = "",
+    first_key: int = 0,
+    last_key: int = 0,
+    step: int = 0,
+    keys_fn: KeysFn | None = None,
+    group: str = "generic",
+    parent: str | None = None,
+) -> Callable[[Handler], Handler]:
+    """Register a handler. `flags` is a space-separated list of Redis's flag names.
+
+    With `parent`, registers a subcommand (`CONFIG GET` is `command("get", ..., parent="config")`);
+    the parent's own handler then dispatches through `Command.subcommands`.
+    """
+
+    def deco(fn: Handler) -> Handler:
+        cmd = Command(
+            name=name.lower().encode(),
+            handler=fn,
+            arity=arity,
+            flags=frozenset(flags.split()),
+            first_key=first_key,
+            last_key=last_key,
+            step=step,
+            keys_fn=keys_fn,
+            group=group,
+        )
+        if parent is None:
+            if cmd.name in TABLE:
+                raise ValueError(f"command {name} registered twice")
+            TABLE[cmd.name] = cmd
+        else:
+            owner = TABLE[parent.lower().encode()]
+            cmd.parent = owner
+            owner.subcommands[cmd.name] = cmd
+        return fn
+
+    return deco
+
+
+def container(name: str, arity: int = -2, flags: str = "", group: str = "server") -> Command:
+    """Register a command that only has subcommands (CONFIG, CLIENT, ...); the engine resolves
+    `argv[1]` to the subcommand before any check, so each subcommand keeps its own flags."""
+
+    def unreachable(client: Client, argv: list[bytes]) -> Any:
+        raise AssertionError("container commands are resolved to a subcommand by the engine")
+
+    cmd = Command(
+        name=name.lower().encode(),
+        handler=unreachable,
+        arity=arity,
+        flags=frozenset(flags.split()),
+        group=group,
+    )
+    TABLE[cmd.name] = cmd
+    return cmd
+
+
+def lookup(argv: list[bytes]) -> Command | None:
+    return TABLE.get(argv[0].lower())

@@ -1,0 +1,457 @@
+"""The engine: one synchronous, I/O-free place where commands run.
+
+The network layer hands each parsed command to `Engine.execute` and writes back the bytes it
+returns; everything a command does to the dataset, to other clients (pub/sub, blocked clients,
+WATCH) and to the outside world (AOF, replicas, via `sinks`) happens inside that call, so the
+dataset is only ever observed between whole commands, as in Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+import server.commands  # noqa: F401  (registers every command)
+from server import errors
+from server.blocking import Block
+from server.commands.registry import TABLE, Command
+from server.config import Config, ConfigError
+from server.errors import CommandError
+from server.glob import match as glob_match
+from server.keyspace import Database, Keyspace
+from server.memory import MemoryManager
+from server.protocol import resp
+
+if TYPE_CHECKING:
+    from server.client import Client
+
+
+class Sink(Protocol):
+    """A consumer of the propagated write stream (the AOF, the replication backlog)."""
+
+    def feed(self, db_id: int, data: bytes) -> None: ...
+
+
+_EXEC_LIKE = {b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"}
+_PUBSUB_ALLOWED = {
+    b"subscribe",
+    b"psubscribe",
+    b"unsubscribe",
+    b"punsubscribe",
+    b"ssubscribe",
+    b"sunsubscribe",
+    b"ping",
+    b"quit",
+    b"reset",
+}
+
+
+def encode_command(argv: list[bytes]) -> bytes:
+    return resp.array_header(len(argv)) + b"".join(resp.bulk(a) for a in argv)
+
+
+class Engine:
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config or Config()
+        self.config.on_change = self.on_config_change
+        self.run_id = os.urandom(20).hex()
+        self.rng = random.Random()
+        self.keyspace = Keyspace(self, self.config.databases)
+        self.clients: dict[int, Client] = {}
+        self.channels: dict[bytes, dict[Client, None]] = {}
+        self.patterns: dict[bytes, dict[Client, None]] = {}
+        self.ready_keys: list[tuple[Database, bytes]] = []
+        self.dirty = 0  # changes since the last successful save
+        self.sinks: list[Sink] = []
+        self._exec_props: list[tuple[int, list[bytes]]] | None = None
+        self.memory = MemoryManager(self)
+        self.started = time.time()
+        self.started_mono = time.monotonic()
+        # Role (the replication layer drives these).
+        self.is_replica = False
+        self.master_link_up = False
+        # CLIENT PAUSE
+        self.pause_until = 0.0
+        self.pause_all = False
+        self.pause_changed: Callable[[], None] | None = None
+        # Hooks for the layers above (persistence, replication, shutdown), set by whoever owns them.
+        self.hooks: dict[str, Callable[..., Any]] = {}
+        # Stats for INFO.
+        self.stat_numcommands = 0
+        self.stat_numconnections = 0
+        self.stat_rejected_conn = 0
+        self.stat_expiredkeys = 0
+        self.stat_evictedkeys = 0
+        self.stat_keyspace_hits = 0
+        self.stat_keyspace_misses = 0
+        self.stat_net_input_bytes = 0
+        self.stat_net_output_bytes = 0
+        self.stat_total_error_replies = 0
+        self.stat_unexpected_error_replies = 0
+        self.ops_samples: list[tuple[float, int]] = []
+        self.lastsave = int(time.time())
+        self.apply_memory_policy()
+
+    # --- command execution ---------------------------------------------------------------------
+
+    def execute(self, c: Client, argv: list[bytes]) -> bytes | Block:
+        """Run one command from client `c`: checks, MULTI queueing, then `call`."""
+        name = argv[0].lower()
+        cmd = TABLE.get(name)
+        try:
+            if cmd is None:
+                raise errors.unknown_command(argv[0], argv[1:])
+            if cmd.subcommands:
+                cmd = self._subcommand(cmd, argv)
+            elif (cmd.arity > 0 and len(argv) != cmd.arity) or len(argv) < -cmd.arity:
+                raise errors.wrong_arity(argv[0])
+            if not c.authenticated and not cmd.no_auth:
+                raise CommandError(errors.NOAUTH)
+            if c.in_pubsub and name not in _PUBSUB_ALLOWED:
+                raise CommandError(errors.PUBSUB_CONTEXT.format(name.decode("latin-1").lower()))
+            if cmd.is_denyoom and self.config.maxmemory and not self.memory.make_room():
+                raise CommandError(errors.OOM)
+            if c.in_multi and name not in _EXEC_LIKE:
+                if not cmd.allowed_in_multi:
+                    raise CommandError(f"ERR Command not allowed inside a transaction")
+                c.queued.append((cmd, argv))
+                return resp.QUEUED
+            if cmd.is_write:
+                self.check_write_allowed(c, cmd)
+        except CommandError as e:
+            if c.in_multi:
+                c.multi_error = True
+            if cmd is not None:
+                cmd.rejected_calls += 1
+            self.stat_total_error_replies += 1
+            return e.reply
+        return self.call(c, cmd, argv)
+
+    def _subcommand(self, cmd: Command, argv: list[bytes]) -> Command:
+        if len(argv) < 2:
+            raise errors.wrong_arity(argv[0])
+        sub = cmd.subcommands.get(argv[1].lower())
+        if sub is None:
+            raise errors.unknown_subcommand(argv[0], argv[1])
+        if (sub.arity > 0 and len(argv) != sub.arity) or len(argv) < -sub.arity:
+            raise errors.wrong_arity(cmd.name + b"|" + sub.name)
+        return sub
+
+    def check_write_allowed(self, c: Client, cmd: Command) -> None:
+        """Replication fences: read-only replicas, min-replicas-to-write. Raises CommandError."""
+        if self.is_replica and self.config.replica_read_only and c.kind != "master":
+            raise CommandError("READONLY You can't write against a read only replica.")
+        check = self.hooks.get("check_write")
+        if check is not None:
+            check(c, cmd)
+
+    def call(self, c: Client, cmd: Command, argv: list[bytes]) -> bytes | Block:
+        """Run a command that passed all checks, then propagate it and wake whoever it concerns."""
+        dirty = self.dirty
+        c.prop = None
+        c.last_cmd = cmd.name
+        try:
+            r = cmd.handler(c, argv)
+        except CommandError as e:
+            cmd.failed_calls += 1
+            self.stat_total_error_replies += 1
+            r = e.reply
+        except Exception as e:  # a bug must cost one reply, never the server
+            self.stat_unexpected_error_replies += 1
+            self.hooks.get("internal_error", _ignore)(cmd, argv, e)
+            r = resp.error(f"ERR internal error in '{cmd.full_name}': {type(e).__name__}")
+        cmd.calls += 1
+        self.stat_numcommands += 1
+        if self.dirty != dirty:
+            self._after_write(c, cmd, argv)
+        if self.ready_keys:
+            self.handle_ready_keys()
+        return r
+
+    def _after_write(self, c: Client, cmd: Command, argv: list[bytes]) -> None:
+        db = c.db
+        if db.watched or db.blocking:
+            for k in cmd.keys(argv):
+                db.signal_modified(k)
+                db.signal_ready(k)
+        if c.prop is None:
+            if cmd.is_write:
+                self.propagate(db.id, argv)
+        else:
+            for a in c.prop:
+                self.propagate(db.id, a)
+
+    # --- MULTI / EXEC ----------------------------------------------------------------------------
+
+    def exec_transaction(self, c: Client) -> bytes:
+        queued = c.queued
+        c.queued = []
+        c.in_multi = False
+        c.in_exec = True
+        self._exec_props = []
+        replies: list[bytes] = []
+        try:
+            for cmd, argv in queued:
+                try:
+                    if cmd.is_write:
+                        self.check_write_allowed(c, cmd)
+                    if cmd.is_denyoom and self.config.maxmemory and not self.memory.make_room():
+                        raise CommandError(errors.OOM)
+                except CommandError as e:
+                    replies.append(e.reply)
+                    continue
+                r = self.call(c, cmd, argv)
+                if isinstance(r, Block):
+                    r = r.on_timeout  # blocking commands never block inside a transaction
+                replies.append(r)
+        finally:
+            c.in_exec = False
+            props, self._exec_props = self._exec_props, None
+            if len(props) > 1:
+                first_db = props[0][0]
+                self._feed(first_db, [b"MULTI"])
+                for db_id, a in props:
+                    self._feed(db_id, a)
+                self._feed(props[-1][0], [b"EXEC"])
+            elif props:
+                self._feed(*props[0])
+        return resp.array_header(len(replies)) + b"".join(replies)
+
+    # --- propagation (AOF, replicas) -------------------------------------------------------------
+
+    def propagate(self, db_id: int, argv: list[bytes]) -> None:
+        if self._exec_props is not None:
+            self._exec_props.append((db_id, argv))
+        elif self.sinks:
+            self._feed(db_id, argv)
+
+    def _feed(self, db_id: int, argv: list[bytes]) -> None:
+        if not self.sinks:
+            return
+        data = encode_command(argv)
+        for s in self.sinks:
+            s.feed(db_id, data)
+
+    def propagate_expired(self, db_id: int, key: bytes) -> None:
+        self.stat_expiredkeys += 1
+        self._feed(db_id, [b"DEL", key])
+
+    # --- blocking ----------------------------------------------------------------------------------
+
+    def register_block(self, c: Client, blk: Block) -> None:
+        c.block = blk
+        for k in blk.keys:
+            q = c.db.blocking.get(k)
+            if q is None:
+                from collections import deque
+
+                q = c.db.blocking[k] = deque()
+            q.append(c)
+
+    def unblock(self, c: Client, reply: bytes) -> None:
+        blk = c.block
+        if blk is None:
+            return
+        c.block = None
+        for k in blk.keys:
+            q = c.db.blocking.get(k)
+            if q is not None:
+                try:
+                    q.remove(c)
+                except ValueError:
+                    pass
+                if not q:
+                    del c.db.blocking[k]
+        blk.reply = reply
+        blk.done.set()
+
+    def handle_ready_keys(self) -> None:
+        """Serve clients blocked on keys that were written, oldest first (Redis's fair order)."""
+        rounds = 0
+        while self.ready_keys and rounds < 10_000:
+            rounds += 1
+            ready, self.ready_keys = self.ready_keys, []
+            seen: set[tuple[int, bytes]] = set()
+            for db, key in ready:
+                if (db.id, key) in seen:
+                    continue
+                seen.add((db.id, key))
+                q = db.blocking.get(key)
+                if not q:
+                    continue
+                for c in list(q):
+                    blk = c.block
+                    if blk is None or c.db is not db:
+                        continue
+                    if db.lookup(key) is None:
+                        break
+                    dirty = self.dirty
+                    c.prop = None
+                    try:
+                        r = blk.retry()
+                    except CommandError as e:
+                        r = e.reply
+                    if self.dirty != dirty and c.prop:
+                        for a in c.prop:
+                            self.propagate(db.id, a)
+                            kc = TABLE.get(a[0].lower())
+                            if kc is not None:
+                                for k in kc.keys(a):
+                                    db.signal_modified(k)
+                                    if k != key:
+                                        db.signal_ready(k)
+                    if r is not None:
+                        self.unblock(c, r)
+
+    # --- CLIENT PAUSE ------------------------------------------------------------------------------
+
+    def must_pause(self, c: Client, argv: list[bytes]) -> bool:
+        """Whether `argv` from `c` has to wait for the pause to end (never for master/replicas)."""
+        if self.pause_until <= time.monotonic() or c.kind in ("master", "replica"):
+            return False
+        if self.pause_all:
+            return True
+        cmd = TABLE.get(argv[0].lower())
+        if cmd is None:
+            return False
+        name = cmd.name
+        if c.in_multi and name != b"exec":
+            return False
+        if name == b"exec":
+            return any(q.is_write for q, _ in c.queued)
+        return cmd.is_write or name in (b"publish", b"pfcount", b"wait")
+
+    @property
+    def writes_paused(self) -> bool:
+        return self.pause_until > time.monotonic()
+
+    # --- pub/sub -----------------------------------------------------------------------------------
+
+    def publish(self, channel: bytes, message: bytes) -> int:
+        n = 0
+        subs = self.channels.get(channel)
+        if subs:
+            for sub in list(subs):
+                sub.push(
+                    resp.push_header(3, sub.resp) + b"$7\r\nmessage\r\n" + resp.bulk(channel) + resp.bulk(message)
+                )
+                n += 1
+        if self.patterns:
+            for pat, psubs in list(self.patterns.items()):
+                if glob_match(pat, channel):
+                    for sub in list(psubs):
+                        sub.push(
+                            resp.push_header(4, sub.resp)
+                            + b"$8\r\npmessage\r\n"
+                            + resp.bulk(pat)
+                            + resp.bulk(channel)
+                            + resp.bulk(message)
+                        )
+                        n += 1
+        return n
+
+    # --- clients -----------------------------------------------------------------------------------
+
+    def add_client(self, c: Client) -> None:
+        self.clients[c.id] = c
+        self.stat_numconnections += 1
+
+    def remove_client(self, c: Client) -> None:
+        """Forget everything the engine holds for `c` (called once, when its connection ends)."""
+        c.closed = True
+        self.clients.pop(c.id, None)
+        if c.block is not None:
+            self.unblock(c, b"")
+        for db, key in c.watched:
+            lst = db.watched.get(key)
+            if lst is not None:
+                try:
+                    lst.remove(c)
+                except ValueError:
+                    pass
+                if not lst:
+                    del db.watched[key]
+        c.watched = []
+        for ch in c.channels:
+            d = self.channels.get(ch)
+            if d is not None:
+                d.pop(c, None)
+                if not d:
+                    del self.channels[ch]
+        for p in c.patterns:
+            d = self.patterns.get(p)
+            if d is not None:
+                d.pop(c, None)
+                if not d:
+                    del self.patterns[p]
+        c.channels = set()
+        c.patterns = set()
+        hook = self.hooks.get("client_removed")
+        if hook is not None:
+            hook(c)
+
+    # --- periodic work -----------------------------------------------------------------------------
+
+    def cron(self) -> None:
+        """Work done `hz` times a second: active expiry, stats sampling, hooks (saves, fsync)."""
+        now_s = time.monotonic()
+        self.ops_samples.append((now_s, self.stat_numcommands))
+        if len(self.ops_samples) > 16:
+            del self.ops_samples[0]
+        if not self.is_replica and not self.writes_paused:
+            from server.keyspace import now_ms
+
+            now = now_ms()
+            budget = 2000
+            for db in self.keyspace.dbs:
+                if db.expire_heap:
+                    budget -= db.active_expire(now, budget)
+                    if budget <= 0:
+                        break
+        for name in ("cron_persistence", "cron_replication"):
+            hook = self.hooks.get(name)
+            if hook is not None:
+                hook()
+
+    def ops_per_sec(self) -> int:
+        s = self.ops_samples
+        if len(s) < 2 or s[-1][0] <= s[0][0]:
+            return 0
+        return int((s[-1][1] - s[0][1]) / (s[-1][0] - s[0][0]))
+
+    # --- configuration -----------------------------------------------------------------------------
+
+    def on_config_change(self, name: str, old: Any, new: Any) -> None:
+        if name == "maxmemory-policy" or name == "maxmemory":
+            self.apply_memory_policy()
+            if name == "maxmemory" and new and not self.memory.make_room():
+                pass  # Redis accepts the new limit and evicts (or refuses writes) from now on
+        elif name == "requirepass":
+            pass
+        hook = self.hooks.get("config_change")
+        if hook is not None:
+            try:
+                hook(name, old, new)
+            except ConfigError:
+                raise
+            except Exception as e:
+                raise ConfigError(str(e)) from None
+
+    def apply_memory_policy(self) -> None:
+        lru = self.config.maxmemory_policy in ("allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu")
+        for db in self.keyspace.dbs:
+            if lru and db.lru is None:
+                db.lru = dict.fromkeys(db.data)
+            elif not lru:
+                db.lru = None
+
+    def uptime(self) -> int:
+        return int(time.monotonic() - self.started_mono)
+
+
+def _ignore(*args: Any) -> None:
+    pass
+

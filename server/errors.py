@@ -1,0 +1,66 @@
+"""Redis's error texts, kept in one place so every command says exactly what Redis says."""
+
+from __future__ import annotations
+
+
+class CommandError(Exception):
+    """A command failed with a Redis error reply; the text starts with the error code."""
+
+    def __init__(self, msg: str) -> None:
+        super().__init__(msg)
+        self.msg = msg
+
+    @property
+    def reply(self) -> bytes:
+        return b"-" + self.msg.encode("utf-8", "replace").replace(b"\r", b" ").replace(b"\n", b" ") + b"\r\n"
+
+
+WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
+SYNTAX = "ERR syntax error"
+NOT_INTEGER = "ERR value is not an integer or out of range"
+NOT_FLOAT = "ERR value is not a valid float"
+NO_SUCH_KEY = "ERR no such key"
+INDEX_OUT_OF_RANGE = "ERR index out of range"
+NOAUTH = "NOAUTH Authentication required."
+WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
+OOM = "OOM command not allowed when used memory > 'maxmemory'."
+DB_INDEX_OUT_OF_RANGE = "ERR DB index is out of range"
+INCR_OVERFLOW = "ERR increment or decrement would overflow"
+NAN_OR_INF = "ERR increment would produce NaN or Infinity"
+MULTI_NESTED = "ERR MULTI calls can not be nested"
+EXEC_WITHOUT_MULTI = "ERR EXEC without MULTI"
+DISCARD_WITHOUT_MULTI = "ERR DISCARD without MULTI"
+WATCH_IN_MULTI = "ERR WATCH inside MULTI is not allowed"
+EXECABORT = "EXECABORT Transaction discarded because of previous errors."
+TIMEOUT_NOT_FLOAT = "ERR timeout is not a float or out of range"
+TIMEOUT_NEGATIVE = "ERR timeout is negative"
+EXPIRE_INVALID = "ERR invalid expire time in '{}' command"
+STRING_TOO_LONG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
+PUBSUB_CONTEXT = (
+    "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
+    "are allowed in this context"
+)
+
+
+def unknown_command(name: bytes, args: list[bytes]) -> CommandError:
+    shown = " ".join("'" + _printable(a, 128) + "'" for a in args[:8])
+    return CommandError(
+        f"ERR unknown command '{_printable(name, 128)}', with args beginning with: {shown}"
+        + (" " if shown else "")
+    )
+
+
+def unknown_subcommand(cmd: bytes, sub: bytes) -> CommandError:
+    return CommandError(
+        f"ERR unknown subcommand '{_printable(sub, 128)}'. Try {cmd.decode('latin-1').upper()} HELP."
+    )
+
+
+def wrong_arity(name: bytes) -> CommandError:
+    return CommandError(f"ERR wrong number of arguments for '{name.decode('latin-1').lower()}' command")
+
+
+def _printable(b: bytes, limit: int) -> str:
+    """Redis's sdscatrepr-free truncation of user input in error messages."""
+    s = b[:limit].decode("utf-8", "replace")
+    return "".join(ch if ch.isprintable() else " " for ch in s)

@@ -1,0 +1,147 @@
+"""Redis's glob-style patterns (KEYS, SCAN MATCH, PSUBSCRIBE, CONFIG GET).
+
+`stringmatch` is a line-by-line port of Redis's `stringmatchlen` (the reference semantics);
+`match` compiles the same pattern to a regular expression once and is what the server uses.
+A property test holds the two equal.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+
+def stringmatch(pattern: bytes, string: bytes, nocase: bool = False) -> bool:
+    return _sm(pattern, 0, string, 0, nocase)
+
+
+def _sm(p: bytes, pi: int, s: bytes, si: int, nocase: bool) -> bool:
+    plen, slen = len(p), len(s)
+    while pi < plen and si < slen:
+        c = p[pi]
+        if c == 0x2A:  # '*'
+            while pi + 1 < plen and p[pi + 1] == 0x2A:
+                pi += 1
+            if pi + 1 == plen:
+                return True
+            for k in range(si, slen + 1):
+                if _sm(p, pi + 1, s, k, nocase):
+                    return True
+            return False
+        if c == 0x3F:  # '?'
+            si += 1
+        elif c == 0x5B:  # '['
+            pi += 1
+            negate = pi < plen and p[pi] == 0x5E
+            if negate:
+                pi += 1
+            matched = False
+            while True:
+                if pi < plen and p[pi] == 0x5C and plen - pi >= 2:
+                    pi += 1
+                    if p[pi] == s[si]:
+                        matched = True
+                elif pi < plen and p[pi] == 0x5D:
+                    break
+                elif pi >= plen:
+                    pi -= 1
+                    break
+                elif plen - pi >= 3 and p[pi + 1] == 0x2D:
+                    start, end = p[pi], p[pi + 2]
+                    ch = s[si]
+                    if start > end:
+                        start, end = end, start
+                    if nocase:
+                        start, end, ch = _lower(start), _lower(end), _lower(ch)
+                    pi += 2
+                    if start <= ch <= end:
+                        matched = True
+                elif nocase:
+                    if _lower(p[pi]) == _lower(s[si]):
+                        matched = True
+                elif p[pi] == s[si]:
+                    matched = True
+                pi += 1
+            if negate:
+                matched = not matched
+            if not matched:
+                return False
+            si += 1
+        else:
+            if c == 0x5C and plen - pi >= 2:
+                pi += 1
+                c = p[pi]
+            if nocase:
+                if _lower(c) != _lower(s[si]):
+                    return False
+            elif c != s[si]:
+                return False
+            si += 1
+        pi += 1
+        if si == slen:
+            while pi < plen and p[pi] == 0x2A:
+                pi += 1
+            break
+    return pi == plen and si == slen
+
+
+def _lower(c: int) -> int:
+    return c + 32 if 0x41 <= c <= 0x5A else c
+
+
+@lru_cache(maxsize=1024)
+def compile_pattern(pattern: bytes) -> re.Pattern[bytes] | None:
+    """A regex equivalent to `pattern`, or None where translation is not exact (then use
+    `stringmatch`)."""
+    out = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == 0x2A:
+            out.append(b".*")
+        elif c == 0x3F:
+            out.append(b".")
+        elif c == 0x5B:
+            i += 1
+            negate = i < n and pattern[i] == 0x5E
+            if negate:
+                i += 1
+            members: list[bytes] = []
+            while True:
+                if i < n and pattern[i] == 0x5C and n - i >= 2:
+                    i += 1
+                    members.append(re.escape(bytes([pattern[i]])))
+                elif i < n and pattern[i] == 0x5D:
+                    break
+                elif i >= n:
+                    # Unterminated class: Redis re-reads the last byte; leave it to stringmatch.
+                    return None
+                elif n - i >= 3 and pattern[i + 1] == 0x2D:
+                    a, b = pattern[i], pattern[i + 2]
+                    if a > b:
+                        a, b = b, a
+                    members.append(re.escape(bytes([a])) + b"-" + re.escape(bytes([b])))
+                    i += 2
+                else:
+                    members.append(re.escape(bytes([pattern[i]])))
+                i += 1
+            if not members:
+                out.append(b"(?!)" if not negate else b".")
+            else:
+                out.append(b"[" + (b"^" if negate else b"") + b"".join(members) + b"]")
+        else:
+            if c == 0x5C and n - i >= 2:
+                i += 1
+                c = pattern[i]
+            out.append(re.escape(bytes([c])))
+        i += 1
+    return re.compile(b"".join(out), re.DOTALL)
+
+
+def match(pattern: bytes, string: bytes) -> bool:
+    if pattern == b"*":
+        return True
+    rx = compile_pattern(pattern)
+    if rx is None:
+        return stringmatch(pattern, string)
+    return rx.fullmatch(string) is not None

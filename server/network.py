@@ -1,0 +1,398 @@
+"""Trio I/O around the engine: listeners, one task per connection, timers.
+
+The data path follows what measured fastest here (shared/docs/server-performance.md): a stdlib
+non-blocking socket, `recv` tried before waiting, every complete command of a read executed and
+answered with one `send`, one checkpoint per batch. Output that cannot be sent at once (a slow
+reader, pub/sub fan-out) queues in the connection's transport, drained by a writer task, and is
+bounded by `client-output-buffer-limit`.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+import structlog
+import trio
+from trio.lowlevel import checkpoint, wait_readable, wait_writable
+
+from server.blocking import Block
+from server.client import Client
+from server.engine import Engine
+from server.protocol.parser import Limits, ProtocolError, RequestParser
+
+log = structlog.get_logger("server.network")
+
+READ_SIZE = 65536
+HIGH_WATER = 1 << 20  # stop reading a client whose unsent replies exceed this
+
+
+class SocketTransport:
+    """Ordered, non-blocking writes to one socket, with the output-buffer limits applied."""
+
+    def __init__(self, sock: socket.socket, engine: Engine) -> None:
+        self.sock = sock
+        self.engine = engine
+        self.client: Client | None = None
+        self.pending: deque[bytes] = deque()
+        self.pending_bytes = 0
+        self.closed = False
+        self._wake = trio.Event()
+        self._drained = trio.Event()
+        self._drained.set()
+
+    def write(self, data: bytes) -> None:
+        if self.closed:
+            return
+        if not self.pending:
+            try:
+                n = self.sock.send(data)
+            except BlockingIOError:
+                n = 0
+            except OSError:
+                self.close()
+                return
+            self.engine.stat_net_output_bytes += n
+            if n == len(data):
+                return
+            data = data[n:]
+        self.pending.append(data)
+        self.pending_bytes += len(data)
+        if self._drained.is_set():
+            self._drained = trio.Event()
+        self._wake.set()
+        self._check_limits()
+
+    def _check_limits(self) -> None:
+        c = self.client
+        if c is None:
+            return
+        cls = "replica" if c.kind == "replica" else ("pubsub" if c.subscriptions else "normal")
+        if c.kind == "master":
+            return
+        hard, soft, secs = self.engine.config.client_output_buffer_limit[cls]
+        size = self.pending_bytes
+        if hard and size >= hard:
+            self._overflow(c, cls, "hard")
+            return
+        if soft and size >= soft:
+            now = time.monotonic()
+            if c.soft_limit_since is None:
+                c.soft_limit_since = now
+            elif now - c.soft_limit_since >= secs:
+                self._overflow(c, cls, "soft")
+        else:
+            c.soft_limit_since = None
+
+    def _overflow(self, c: Client, cls: str, which: str) -> None:
+        log.warning(
+            "client output buffer limit reached, closing client",
+            client_id=c.id,
+            addr=c.addr,
+            client_class=cls,
+            limit=which,
+            pending_bytes=self.pending_bytes,
+        )
+        self.close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.pending.clear()
+        self.pending_bytes = 0
+        self._drained.set()
+        if self.client is not None and self.client.kill is not None:
+            self.client.kill()
+
+    async def wait_drained(self) -> None:
+        await self._drained.wait()
+
+    async def flush_loop(self) -> None:
+        """Drain queued output whenever there is some (a task per connection)."""
+        sock = self.sock
+        while not self.closed:
+            await self._wake.wait()
+            self._wake = trio.Event()
+            while self.pending and not self.closed:
+                await wait_writable(sock)
+                data = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
+                try:
+                    n = sock.send(data)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    self.close()
+                    return
+                self.engine.stat_net_output_bytes += n
+                self.pending.clear()
+                self.pending_bytes = 0
+                if n < len(data):
+                    rest = data[n:]
+                    self.pending.append(rest)
+                    self.pending_bytes = len(rest)
+            if not self.pending:
+                if self.client is not None:
+                    self.client.soft_limit_since = None
+                self._drained.set()
+
+    async def flush(self, timeout: float = 5.0) -> None:
+        """Wait until everything written so far is sent (before a close), bounded in time."""
+        with trio.move_on_after(timeout):
+            await self._drained.wait()
+
+
+def _is_local(addr: tuple[str, int] | tuple[str, int, int, int] | str) -> bool:
+    host = addr[0] if isinstance(addr, tuple) else ""
+    return host.startswith("127.") or host in ("::1", "::ffff:127.0.0.1") or host.startswith("::ffff:127.")
+
+
+def _fmt_addr(addr: object) -> str:
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        host, port = addr[0], addr[1]
+        return f"{host}:{port}"
+    return str(addr)
+
+
+class Server:
+    """Listeners, connection tasks and the cron for one engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.listeners: list[socket.socket] = []
+        self.nursery: trio.Nursery | None = None
+        self.shutdown_event = trio.Event()
+        self.on_before_accept: Callable[[], Awaitable[None]] | None = None
+        self.bound_port = 0
+
+    # --- listening -------------------------------------------------------------------------------
+
+    def bind(self) -> None:
+        cfg = self.engine.config
+        if cfg.port == 0:
+            return
+        errors_seen: list[str] = []
+        for spec in cfg.bind:
+            optional = spec.startswith("-")
+            host = spec[1:] if optional else spec
+            if host == "*":
+                host = "0.0.0.0"
+            elif host == "::*":
+                host = "::"
+            fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+            s = socket.socket(fam, socket.SOCK_STREAM)
+            try:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if fam == socket.AF_INET6:
+                    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                s.bind((host, cfg.port))
+                s.listen(cfg.tcp_backlog)
+                s.setblocking(False)
+            except OSError as e:
+                s.close()
+                if optional and e.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT, errno.EPROTONOSUPPORT):
+                    continue
+                errors_seen.append(f"{host}:{cfg.port}: {e.strerror}")
+                continue
+            self.listeners.append(s)
+        if errors_seen:
+            for s in self.listeners:
+                s.close()
+            self.listeners = []
+            raise OSError("Could not create server TCP listening socket " + "; ".join(errors_seen))
+        if self.listeners:
+            self.bound_port = self.listeners[0].getsockname()[1]
+
+    async def serve(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            self.nursery = nursery
+            for ls in self.listeners:
+                nursery.start_soon(self._accept_loop, ls)
+            nursery.start_soon(self._cron_loop)
+            task_status.started()
+            await self.shutdown_event.wait()
+            nursery.cancel_scope.cancel()
+        for ls in self.listeners:
+            ls.close()
+
+    async def _accept_loop(self, ls: socket.socket) -> None:
+        assert self.nursery is not None
+        while True:
+            try:
+                sock, addr = ls.accept()
+            except BlockingIOError:
+                await wait_readable(ls)
+                continue
+            except OSError as e:
+                if e.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    log.warning("accept failed", error=e.strerror)
+                    await trio.sleep(0.1)
+                    continue
+                raise
+            sock.setblocking(False)
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if self.engine.config.tcp_keepalive:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            self.nursery.start_soon(self._serve_client, sock, addr)
+
+    async def _cron_loop(self) -> None:
+        eng = self.engine
+        while True:
+            await trio.sleep(1.0 / max(eng.config.hz, 1))
+            try:
+                eng.cron()
+                self._clients_cron()
+            except Exception:
+                log.exception("cron failed")
+
+    def _clients_cron(self) -> None:
+        eng = self.engine
+        maxidle = eng.config.timeout
+        if not maxidle:
+            return
+        now = time.monotonic()
+        for c in list(eng.clients.values()):
+            if c.kind != "normal" or c.block is not None or c.subscriptions:
+                continue
+            if now - c.last_interaction > maxidle and c.kill is not None:
+                log.info("closing idle client", client_id=c.id, addr=c.addr)
+                c.kill()
+
+    # --- one connection --------------------------------------------------------------------------
+
+    async def _serve_client(self, sock: socket.socket, addr: object) -> None:
+        eng = self.engine
+        transport = SocketTransport(sock, eng)
+        try:
+            laddr = _fmt_addr(sock.getsockname())
+        except OSError:
+            laddr = ""
+        try:
+            if len(eng.clients) >= eng.config.maxclients:
+                eng.stat_rejected_conn += 1
+                transport.write(b"-ERR max number of clients reached\r\n")
+                return
+            if eng.config.protected_mode and not eng.config.requirepass and not _is_local(addr):  # type: ignore[arg-type]
+                eng.stat_rejected_conn += 1
+                transport.write(PROTECTED_MODE_DENIED)
+                return
+            client = Client(eng, transport, addr=_fmt_addr(addr), laddr=laddr, fd=sock.fileno())
+            transport.client = client
+            eng.add_client(client)
+            try:
+                await self._run_client(client, sock, transport)
+            finally:
+                eng.remove_client(client)
+        finally:
+            transport.closed = True
+            sock.close()
+
+    async def _run_client(self, client: Client, sock: socket.socket, transport: SocketTransport) -> None:
+        with trio.CancelScope() as scope:
+            client.kill = scope.cancel
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(transport.flush_loop)
+                try:
+                    await self._read_loop(client, sock, transport)
+                    await transport.flush()
+                finally:
+                    nursery.cancel_scope.cancel()
+
+    async def _read_loop(self, client: Client, sock: socket.socket, transport: SocketTransport) -> None:
+        eng = self.engine
+        cfg = eng.config
+        limits = Limits(
+            proto_max_bulk_len=cfg.proto_max_bulk_len,
+            query_buffer_limit=cfg.client_query_buffer_limit,
+            authenticated=client.authenticated,
+        )
+        parser = RequestParser(limits)
+        execute = eng.execute
+        recv = sock.recv
+        while True:
+            if transport.pending_bytes > HIGH_WATER:
+                await transport.wait_drained()
+                if transport.closed:
+                    return
+            try:
+                data = recv(READ_SIZE)
+            except BlockingIOError:
+                await wait_readable(sock)
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            client.last_interaction = time.monotonic()
+            client.tot_net_in += len(data)
+            eng.stat_net_input_bytes += len(data)
+            limits.authenticated = client.authenticated
+            out: list[bytes] = []
+            try:
+                parser.feed(data)
+                while True:
+                    argv = parser.next_command()
+                    if argv is None:
+                        break
+                    if eng.pause_until and eng.must_pause(client, argv):
+                        if out:
+                            transport.write(b"".join(out))
+                            out = []
+                        await self._wait_pause(client, argv)
+                    r = execute(client, argv)
+                    if r.__class__ is not bytes:
+                        if out:
+                            transport.write(b"".join(out))
+                            out = []
+                        r = await self._wait_block(client, r)  # type: ignore[arg-type]
+                    out.append(r)  # type: ignore[arg-type]
+                    if client.close_after_reply:
+                        break
+            except ProtocolError as e:
+                out.append(e.reply)
+                client.close_after_reply = True
+                log.info("protocol error from client", client_id=client.id, addr=client.addr, error=e.detail)
+            client.qbuf = parser.buffered
+            if out:
+                transport.write(out[0] if len(out) == 1 else b"".join(out))
+            if client.close_after_reply:
+                return
+            await checkpoint()
+
+    async def _wait_block(self, client: Client, blk: Block) -> bytes:
+        eng = self.engine
+        eng.register_block(client, blk)
+        try:
+            if blk.deadline is None:
+                await blk.done.wait()
+            else:
+                with trio.move_on_at(blk.deadline):
+                    await blk.done.wait()
+        finally:
+            if client.block is blk:
+                eng.unblock(client, blk.on_timeout)
+        return blk.reply if blk.reply is not None else blk.on_timeout
+
+    async def _wait_pause(self, client: Client, argv: list[bytes]) -> None:
+        eng = self.engine
+        while eng.must_pause(client, argv):
+            await trio.sleep(min(0.01, max(eng.pause_until - time.monotonic(), 0.001)))
+
+
+PROTECTED_MODE_DENIED = (
+    b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set "
+    b"for the default user. In this mode connections are only accepted from the loopback interface. If you "
+    b"want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just "
+    b"disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by "
+    b"connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly "
+    b"accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively "
+    b"you can just disable the protected mode by editing the Redis configuration file, and setting the protected "
+    b"mode option to 'no', and then restarting the server. 3) If you started the server manually just for "
+    b"testing, restart the server with the '--protected-mode no' option. 4) Set up an authentication password "
+    b"for the default user. NOTE: You only need to do one of the above things in order for the server to start "
+    b"accepting connections from the outside.\r\n"
+)

@@ -1,0 +1,328 @@
+"""Sans-IO request parser: bytes in, argument vectors out.
+
+Fast path: `hiredis.Reader` parses multibulk requests. Inline requests, malformed input and the
+rare read that mixes the two go through `StrictParser`, a transcription of Redis's own
+processInlineBuffer/processMultibulkBuffer, so errors carry Redis's exact texts. The hiredis path
+keeps the raw bytes it was fed since its buffer was last empty; when hiredis rejects something,
+those bytes are re-parsed strictly (skipping the commands already returned), which yields the
+exact Redis outcome without the strict parser's cost on the common path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import hiredis
+
+PROTO_INLINE_MAX_SIZE = 64 * 1024
+PROTO_MBULK_BIG_ARG = 32 * 1024
+MAX_MULTIBULK_LEN = 1024 * 1024
+UNAUTH_MAX_MULTIBULK = 10
+UNAUTH_MAX_BULK = 16384
+
+
+class ProtocolError(Exception):
+    """Input Redis would answer with `-ERR Protocol error: ...` and then close the connection."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+    @property
+    def reply(self) -> bytes:
+        return b"-ERR Protocol error: " + self.detail.encode() + b"\r\n"
+
+
+@dataclass(slots=True)
+class Limits:
+    proto_max_bulk_len: int = 512 * 1024 * 1024
+    query_buffer_limit: int = 1024 * 1024 * 1024
+    authenticated: bool = True
+
+
+_HEX = b"0123456789abcdefABCDEF"
+
+
+def split_args(line: bytes) -> list[bytes] | None:
+    """Redis's sdssplitargs: whitespace-separated, "double" (with escapes) and 'single' quotes.
+
+    Returns None on unbalanced quotes, as Redis does.
+    """
+    args: list[bytes] = []
+    i, n = 0, len(line)
+    while True:
+        while i < n and line[i] in b" \n\r\t\x0b\x0c\x00":
+            i += 1
+        if i >= n:
+            return args
+        cur = bytearray()
+        inq = insq = False
+        done = False
+        while not done:
+            if inq:
+                if i >= n:
+                    return None
+                ch = line[i]
+                if (
+                    ch == 0x5C
+                    and i + 3 < n
+                    and line[i + 1] == 0x78
+                    and line[i + 2] in _HEX
+                    and line[i + 3] in _HEX
+                ):
+                    cur.append(int(line[i + 2 : i + 4], 16))
+                    i += 3
+                elif ch == 0x5C and i + 1 < n:
+                    c2 = line[i + 1]
+                    cur.append({0x6E: 10, 0x72: 13, 0x74: 9, 0x62: 8, 0x61: 7}.get(c2, c2))
+                    i += 1
+                elif ch == 0x22:
+                    if i + 1 < n and line[i + 1] not in b" \n\r\t\x0b\x0c\x00":
+                        return None
+                    done = True
+                else:
+                    cur.append(ch)
+            elif insq:
+                if i >= n:
+                    return None
+                ch = line[i]
+                if ch == 0x5C and i + 1 < n and line[i + 1] == 0x27:
+                    i += 1
+                    cur.append(0x27)
+                elif ch == 0x27:
+                    if i + 1 < n and line[i + 1] not in b" \n\r\t\x0b\x0c\x00":
+                        return None
+                    done = True
+                else:
+                    cur.append(ch)
+            else:
+                if i >= n:
+                    done = True
+                    continue
+                ch = line[i]
+                if ch in b" \n\r\t\x0b\x0c\x00":
+                    done = True
+                elif ch == 0x22:
+                    inq = True
+                elif ch == 0x27:
+                    insq = True
+                else:
+                    cur.append(ch)
+            if i < n:
+                i += 1
+        args.append(bytes(cur))
+
+
+def _parse_ll(b: bytes) -> int | None:
+    """Redis's string2ll: no sign '+', no leading zeros, no spaces."""
+    if not b or len(b) > 20:
+        return None
+    s = b[1:] if b[:1] == b"-" else b
+    if not s.isdigit() or (len(s) > 1 and s[:1] == b"0") or (s == b"0" and b[:1] == b"-"):
+        return None
+    v = int(b)
+    if v < -(2**63) or v > 2**63 - 1:
+        return None
+    return v
+
+
+class StrictParser:
+    """Redis's request parser, byte for byte. Slower; used for inline input and error recovery."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.buf = bytearray()
+        self.pos = 0
+
+    def feed(self, data: bytes) -> None:
+        if self.pos and self.pos == len(self.buf):
+            self.buf.clear()
+            self.pos = 0
+        self.buf += data
+
+    @property
+    def pending(self) -> int:
+        return len(self.buf) - self.pos
+
+    def compact(self) -> None:
+        if self.pos:
+            del self.buf[: self.pos]
+            self.pos = 0
+
+    def next_command(self) -> list[bytes] | None:
+        """Next complete command, or None if more input is needed. Empty commands are skipped."""
+        while self.pos < len(self.buf):
+            if self.buf[self.pos] == 0x2A:  # '*'
+                cmd = self._multibulk()
+            else:
+                cmd = self._inline()
+            if cmd is None:
+                return None
+            if cmd:
+                return cmd
+        return None
+
+    def _inline(self) -> list[bytes] | None:
+        buf, pos = self.buf, self.pos
+        nl = buf.find(b"\n", pos)
+        if nl < 0:
+            if len(buf) - pos > PROTO_INLINE_MAX_SIZE:
+                raise ProtocolError("too big inline request")
+            return None
+        end = nl
+        if end > pos and buf[end - 1] == 0x0D:
+            end -= 1
+        args = split_args(bytes(buf[pos:end]))
+        if args is None:
+            raise ProtocolError("unbalanced quotes in request")
+        self.pos = nl + 1
+        return args
+
+    def _multibulk(self) -> list[bytes] | None:
+        buf, pos = self.buf, self.pos
+        cr = buf.find(b"\r", pos)
+        if cr < 0 or cr + 1 >= len(buf):
+            if len(buf) - pos > PROTO_INLINE_MAX_SIZE:
+                raise ProtocolError("too big mbulk count string")
+            return None
+        count = _parse_ll(bytes(buf[pos + 1 : cr]))
+        if count is None or count > MAX_MULTIBULK_LEN:
+            raise ProtocolError("invalid multibulk length")
+        if not self.limits.authenticated and count > UNAUTH_MAX_MULTIBULK:
+            raise ProtocolError("unauthenticated multibulk length")
+        p = cr + 2
+        if count <= 0:
+            self.pos = p
+            return []
+        args: list[bytes] = []
+        for _ in range(count):
+            if p >= len(buf):
+                return None
+            cr = buf.find(b"\r", p)
+            if cr < 0 or cr + 1 >= len(buf):
+                if len(buf) - p > PROTO_INLINE_MAX_SIZE:
+                    raise ProtocolError("too big bulk count string")
+                return None
+            if buf[p] != 0x24:  # '$'
+                raise ProtocolError(f"expected '$', got '{chr(buf[p])}'")
+            blen = _parse_ll(bytes(buf[p + 1 : cr]))
+            if blen is None or blen < 0 or blen > self.limits.proto_max_bulk_len:
+                raise ProtocolError("invalid bulk length")
+            if not self.limits.authenticated and blen > UNAUTH_MAX_BULK:
+                raise ProtocolError("unauthenticated bulk length")
+            start = cr + 2
+            if start + blen + 2 > len(buf):
+                return None
+            args.append(bytes(buf[start : start + blen]))
+            p = start + blen + 2
+        self.pos = p
+        return args
+
+    def check_partial(self) -> None:
+        """Validate the headers of an incomplete command (limits apply before its body arrives)."""
+        save = self.pos
+        try:
+            self.next_command()
+        finally:
+            self.pos = save
+
+
+class RequestParser:
+    """The connection's parser: hiredis on the fast path, StrictParser for everything else."""
+
+    __slots__ = ("_consumed", "_next_check", "_raw", "_raw_len", "_reader", "_strict", "limits")
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+        self._reader: hiredis.Reader | None = None
+        self._strict: StrictParser | None = None
+        self._raw: list[bytes] = []  # bytes fed to hiredis since its buffer was last empty
+        self._raw_len = 0
+        self._consumed = 0  # commands hiredis returned since then
+        self._next_check = PROTO_MBULK_BIG_ARG
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet parsed into commands (for the query buffer limit)."""
+        if self._strict is not None:
+            return self._strict.pending
+        return self._raw_len
+
+    def feed(self, data: bytes) -> None:
+        if self._strict is not None:
+            self._strict.feed(data)
+        elif self._raw_len == 0 and (data[:1] != b"*" or not self.limits.authenticated):
+            self._strict = StrictParser(self.limits)
+            self._strict.feed(data)
+        else:
+            if self._reader is None:
+                self._reader = hiredis.Reader()
+            self._reader.feed(data)
+            self._raw.append(data)
+            self._raw_len += len(data)
+        if self.buffered > self.limits.query_buffer_limit:
+            raise ProtocolError("query buffer limit exceeded")
+
+    def next_command(self) -> list[bytes] | None:
+        """The next complete command, None when more input is needed; raises ProtocolError."""
+        strict = self._strict
+        if strict is not None:
+            cmd = strict.next_command()
+            if cmd is None:
+                if strict.pending == 0:
+                    self._strict = None
+                elif strict.pending > PROTO_MBULK_BIG_ARG:
+                    strict.compact()
+                    strict.check_partial()
+            return cmd
+        reader = self._reader
+        if reader is None or not self._raw_len:
+            return None
+        try:
+            cmd = reader.gets()
+        except hiredis.ProtocolError:
+            return self._fallback()
+        if cmd is False:
+            # An incomplete command: validate its headers now (Redis rejects a bad length before
+            # the body arrives), cheaply: small buffers always, big ones at doubling sizes.
+            if self._raw_len < 1024 or self._raw_len >= self._next_check:
+                self._next_check = max(2 * self._raw_len, PROTO_MBULK_BIG_ARG)
+                self._check_partial()
+            return None
+        if cmd.__class__ is not list or not cmd:
+            return self._fallback()
+        for a in cmd:
+            if a.__class__ is not bytes:
+                return self._fallback()
+        self._consumed += 1
+        if not reader.has_data():
+            self._raw.clear()
+            self._raw_len = 0
+            self._consumed = 0
+            self._next_check = PROTO_MBULK_BIG_ARG
+        return cmd  # type: ignore[no-any-return]
+
+    def _check_partial(self) -> None:
+        strict = StrictParser(self.limits)
+        strict.feed(b"".join(self._raw))
+        for _ in range(self._consumed):
+            strict.next_command()
+        try:
+            strict.check_partial()
+        except ProtocolError:
+            self._fallback()
+            raise
+
+    def _fallback(self) -> list[bytes] | None:
+        """hiredis disagreed with Redis's grammar: replay the retained bytes strictly."""
+        strict = StrictParser(self.limits)
+        strict.feed(b"".join(self._raw))
+        for _ in range(self._consumed):
+            strict.next_command()
+        strict.compact()
+        self._reader = None
+        self._raw.clear()
+        self._raw_len = 0
+        self._consumed = 0
+        self._strict = strict
+        return self.next_command()
