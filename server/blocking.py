@@ -26,3 +26,5 @@ class Block:
     reply: bytes | None = None
     # For blocks not tied to keys (WAIT, pause): the engine's predicate, checked on events.
     kind: str = "keys"
+    # A reply computed when the deadline passes (WAIT answers with the count at that moment).
+    timeout_reply: Callable[[], bytes] | None = None

@@ -103,6 +103,7 @@ class Client:
         self.soft_limit_since: float | None = None
         # Replication (issue: replication): set when this client is a replica or the master link.
         self.repl: Any = None
+        self.woff = 0  # replication offset after this client's last write (for WAIT)
         self.no_evict = False
 
     @property

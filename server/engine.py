@@ -73,6 +73,8 @@ class Engine:
         # Role (the replication layer drives these).
         self.is_replica = False
         self.master_link_up = False
+        self.repl: Any = None  # server.replication.master.Replication, when installed
+        self.repl_offset = 0  # master_repl_offset, mirrored here for the hot path
         # CLIENT PAUSE
         self.pause_until = 0.0
         self.pause_all = False
@@ -112,7 +114,7 @@ class Engine:
                 raise CommandError(errors.NOAUTH)
             if c.in_pubsub and name not in _PUBSUB_ALLOWED:
                 raise CommandError(errors.PUBSUB_CONTEXT.format(name.decode("latin-1").lower()))
-            if cmd.is_denyoom and self.config.maxmemory and not self.memory.make_room():
+            if cmd.is_denyoom and self.config.maxmemory and c.kind != "master" and not self.memory.make_room():
                 raise CommandError(errors.OOM)
             if c.in_multi and name not in _EXEC_LIKE:
                 if not cmd.allowed_in_multi:
@@ -183,6 +185,7 @@ class Engine:
         else:
             for a in c.prop:
                 self.propagate(db.id, a)
+        c.woff = self.repl_offset
 
     # --- MULTI / EXEC ----------------------------------------------------------------------------
 
@@ -218,6 +221,7 @@ class Engine:
                 self._feed(props[-1][0], [b"EXEC"])
             elif props:
                 self._feed(*props[0])
+            c.woff = self.repl_offset
         return resp.array_header(len(replies)) + b"".join(replies)
 
     # --- propagation (AOF, replicas) -------------------------------------------------------------

@@ -15,6 +15,7 @@ from server.engine import Engine
 from server.log import configure_logging
 from server.network import Server
 from server.persistence.manager import Persistence
+from server.replication.master import Replication
 
 log = structlog.get_logger("server")
 
@@ -32,7 +33,11 @@ Examples:
 """
 
 
-async def serve(engine: Engine, persistence: Persistence, task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED) -> None:
+async def serve(
+    engine: Engine,
+    persistence: Persistence,
+    task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
+) -> None:
     """Run the server until SHUTDOWN or SIGTERM/SIGINT; then the final save and exit."""
     server = Server(engine)
     server.bind()
@@ -49,6 +54,7 @@ async def serve(engine: Engine, persistence: Persistence, task_status: trio.Task
     try:
         async with trio.open_nursery() as nursery:
             await persistence.start(nursery)
+            await engine.repl.start(nursery)
             await nursery.start(server.serve)
             nursery.start_soon(_signals, engine, persistence, stop)
             log.info("ready to accept connections", port=server.bound_port, pid=os.getpid(), version=__version__)
@@ -91,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     configure_logging(cfg.loglevel, cfg.logfile, service="server")
     engine = Engine(cfg)
+    Replication(engine)
     persistence = Persistence(engine)
     try:
         persistence.load()

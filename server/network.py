@@ -374,7 +374,7 @@ class Server:
                     await blk.done.wait()
         finally:
             if client.block is blk:
-                eng.unblock(client, blk.on_timeout)
+                eng.unblock(client, blk.timeout_reply() if blk.timeout_reply is not None else blk.on_timeout)
         return blk.reply if blk.reply is not None else blk.on_timeout
 
     async def _wait_pause(self, client: Client, argv: list[bytes]) -> None:

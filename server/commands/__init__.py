@@ -8,6 +8,7 @@ from server.commands import (  # noqa: F401
     keys,
     lists,
     pubsub,
+    replcmd,
     sets,
     strings,
     transactions,
