@@ -92,6 +92,9 @@ class Replication:
         self.failover: Any = None
         self._last_ping = time.monotonic()
         self._sync_job_running = False
+        self.stat_sync_full = 0
+        self.stat_sync_partial_ok = 0
+        self.stat_sync_partial_err = 0
         engine.sinks.append(self)
         engine.repl = self
         hooks = engine.hooks
@@ -274,14 +277,17 @@ class Replication:
                     b"+CONTINUE " + self.replid.encode() + b"\r\n" if r.capa_psync2 else b"+CONTINUE\r\n"
                 )
                 c.push(head + self.backlog.since(want_off))
+                self.stat_sync_partial_ok += 1
                 log.info("partial resync accepted", replica=c.addr, offset=want_off,
                          backlog_bytes=self.offset + 1 - want_off)
                 return b""
             if want_id != "?":
+                self.stat_sync_partial_err += 1
                 log.info("partial resync not possible, full resync", replica=c.addr, replid=want_id, offset=want_off,
                          our_replid=self.replid, our_offset=self.offset)
         else:
             r.old_sync = True
+        self.stat_sync_full += 1
         self.replicas.append(r)
         self._start_full_sync()
         return b""

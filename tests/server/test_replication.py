@@ -1,0 +1,320 @@
+"""Replication between real processes: ours and stock Redis 7, in both directions.
+
+Every scenario checks the data on both sides with a digest of every key (type, value, TTL
+presence), not just that a link is up.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
+
+from server.replication.backlog import Backlog
+from tests.conftest import ServerProcess
+
+Start = Callable[..., ServerProcess]
+
+
+def wait_until(pred: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = pred()
+        except (redis.ConnectionError, redis.ResponseError):
+            last = None
+        if last:
+            return last
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what} (last value {last!r})")
+
+
+def digest(r: redis.Redis) -> dict[tuple[int, bytes], tuple[str, Any, bool]]:
+    """Every key of every non-empty db: (type, value, has_ttl)."""
+    out: dict[tuple[int, bytes], tuple[str, Any, bool]] = {}
+    info = r.info("keyspace")
+    for dbname in info:
+        db = int(dbname[2:])
+        c = redis.Redis(host="127.0.0.1", port=r.connection_pool.connection_kwargs["port"], db=db)
+        for key in c.scan_iter(count=1000):
+            t = c.type(key).decode()
+            if t == "string":
+                v: Any = c.get(key)
+            elif t == "list":
+                v = c.lrange(key, 0, -1)
+            elif t == "set":
+                v = sorted(c.smembers(key))
+            elif t == "zset":
+                v = c.zrange(key, 0, -1, withscores=True)
+            elif t == "hash":
+                v = sorted(c.hgetall(key).items())
+            else:
+                v = None
+            out[(db, key)] = (t, v, c.ttl(key) > 0)
+        c.close()
+    return out
+
+
+def fill(r: redis.Redis, n: int = 300, tag: str = "") -> None:
+    p = r.pipeline(transaction=False)
+    for i in range(n):
+        p.set(f"s{tag}{i}", f"v{i}")
+        p.rpush(f"l{tag}{i % 7}", i)
+        p.hset(f"h{tag}{i % 5}", f"f{i}", i)
+        p.sadd(f"set{tag}{i % 3}", i)
+        p.zadd(f"z{tag}{i % 4}", {f"m{i}": i / 3})
+    p.set(f"ttl{tag}", "x", ex=1000)
+    p.execute()
+    r.execute_command("SELECT", 3)
+    r.set(f"db3{tag}", "in db 3")
+    r.execute_command("SELECT", 0)
+
+
+def link_up(r: redis.Redis) -> bool:
+    info = r.info("replication")
+    return info.get("role") == "slave" and info.get("master_link_status") == "up"
+
+
+def in_sync(master: redis.Redis, replica: redis.Redis) -> bool:
+    return bool(
+        link_up(replica)
+        and master.info("replication")["master_repl_offset"] == replica.info("replication")["slave_repl_offset"]
+    )
+
+
+FAST = ("--repl-diskless-sync-delay", "0")
+
+
+# --- unit: the backlog -------------------------------------------------------------------------
+
+
+def test_backlog_offsets_and_trim() -> None:
+    b = Backlog(16 * 1024)
+    b.append(b"a" * 10)
+    assert (b.first_offset, b.offset, b.histlen) == (1, 10, 10)
+    assert b.can_serve(1) and b.can_serve(11) and not b.can_serve(12)
+    assert b.since(6) == b"a" * 5
+    b.append(b"b" * 40000)
+    assert b.offset == 40010
+    assert b.histlen == 16 * 1024
+    assert b.first_offset == 40010 - 16 * 1024 + 1
+    assert not b.can_serve(1)
+    assert b.since(b.offset) == b"b"
+
+
+# --- ours -> ours --------------------------------------------------------------------------------
+
+
+def test_full_sync_stream_wait_and_readonly(start_server: Start) -> None:
+    m = start_server("--save", "", *FAST)
+    mc = m.client()
+    fill(mc)
+    rp = start_server("--save", "", "--replicaof", "127.0.0.1", str(m.port))
+    rc = rp.client()
+    wait_until(lambda: link_up(rc), what="replica link up")
+    mc.set("after-sync", "1")
+    mc.lpush("l0", "pushed")
+    mc.expire("s1", 500)
+    mc.delete("s2")
+    assert mc.execute_command("WAIT", 1, 5000) == 1
+    wait_until(lambda: in_sync(mc, rc), what="offsets equal")
+    assert digest(mc) == digest(rc)
+    with pytest.raises(redis.ResponseError, match="READONLY You can't write against a read only replica."):
+        rc.set("x", "y")
+    role = rc.execute_command("ROLE")
+    assert role[0] == b"slave" and role[3] == b"connected"
+    mrole = mc.execute_command("ROLE")
+    assert mrole[0] == b"master" and len(mrole[2]) == 1
+
+
+def test_info_replication_fields_in_redis_order(start_server: Start) -> None:
+    m = start_server("--save", "", *FAST)
+    rp = start_server("--save", "", "--replicaof", "127.0.0.1", str(m.port))
+    rc = rp.client()
+    wait_until(lambda: link_up(rc), what="replica link up")
+    text = rc.execute_command("INFO", "replication").decode()
+    names = [ln.split(":", 1)[0] for ln in text.splitlines() if ln and not ln.startswith("#")]
+    assert names[:8] == [
+        "role", "master_host", "master_port", "master_link_status", "master_last_io_seconds_ago",
+        "master_sync_in_progress", "slave_read_repl_offset", "slave_repl_offset",
+    ]
+    assert names.index("slave_priority") < names.index("connected_slaves") < names.index("master_replid")
+    mtext = m.client().execute_command("INFO", "replication").decode()
+    slave_lines = [ln for ln in mtext.splitlines() if ln.startswith("slave0:")]
+    assert slave_lines and slave_lines[0].startswith(f"slave0:ip=127.0.0.1,port={rp.port},state=online,offset=")
+
+
+def test_partial_resync_after_link_drop(start_server: Start) -> None:
+    m = start_server("--save", "", *FAST)
+    mc = m.client()
+    fill(mc, 100)
+    rp = start_server("--save", "", "--replicaof", "127.0.0.1", str(m.port))
+    rc = rp.client()
+    wait_until(lambda: in_sync(mc, rc), what="initial sync")
+    full_before = mc.info("stats")["sync_full"]
+    assert mc.execute_command("CLIENT", "KILL", "TYPE", "replica") == 1
+    mc.set("while-down", "1")
+    wait_until(lambda: in_sync(mc, rc), what="resync after kill")
+    stats = mc.info("stats")
+    assert stats["sync_full"] == full_before, "a short drop must not cost a full resync"
+    assert stats["sync_partial_ok"] >= 1
+    assert rc.get("while-down") == b"1"
+    assert digest(mc) == digest(rc)
+
+
+def test_promotion_keeps_siblings_on_partial_resync(start_server: Start) -> None:
+    """PSYNC2: after REPLICAOF NO ONE on one replica, its sibling resyncs partially from it."""
+    m = start_server("--save", "", *FAST)
+    mc = m.client()
+    fill(mc, 100)
+    a = start_server("--save", "", *FAST, "--replicaof", "127.0.0.1", str(m.port))
+    b = start_server("--save", "", "--replicaof", "127.0.0.1", str(m.port))
+    ac, bc = a.client(), b.client()
+    wait_until(lambda: in_sync(mc, ac) and in_sync(mc, bc), what="both replicas in sync")
+    m.kill9()
+    assert ac.execute_command("REPLICAOF", "NO", "ONE") == b"OK"
+    ainfo = ac.info("replication")
+    assert ainfo["role"] == "master" and ainfo["second_repl_offset"] > 0
+    assert ainfo["master_replid2"] == bc.info("replication")["master_replid"]
+    assert bc.execute_command("REPLICAOF", "127.0.0.1", str(a.port)) == b"OK"
+    ac.set("new-world", "1")
+    wait_until(lambda: in_sync(ac, bc), what="sibling follows the promoted replica")
+    st = ac.info("stats")
+    assert st["sync_partial_ok"] == 1 and st["sync_full"] == 0
+    assert bc.get("new-world") == b"1"
+    assert digest(ac) == digest(bc)
+
+
+def test_min_replicas_to_write_fences_an_isolated_master(start_server: Start) -> None:
+    m = start_server("--save", "", *FAST, "--min-replicas-to-write", "1", "--min-replicas-max-lag", "2")
+    mc = m.client()
+    with pytest.raises(redis.ResponseError, match="Not enough good replicas to write"):
+        mc.set("a", "1")
+    rp = start_server("--save", "", "--replicaof", "127.0.0.1", str(m.port))
+    wait_until(lambda: link_up(rp.client()), what="replica up")
+    wait_until(lambda: mc.set("a", "1"), what="writes accepted with a good replica")
+    rp.kill9()
+    time.sleep(3.5)  # > min-replicas-max-lag: the master has not heard an ACK since
+    with pytest.raises(redis.ResponseError, match="Not enough good replicas"):
+        mc.set("b", "1")
+    assert mc.get("a") == b"1"  # reads still work
+
+
+def test_wait_times_out_with_the_count_reached(start_server: Start) -> None:
+    m = start_server("--save", "", *FAST)
+    mc = m.client()
+    mc.set("k", "v")
+    t0 = time.monotonic()
+    assert mc.execute_command("WAIT", 1, 300) == 0
+    assert 0.25 <= time.monotonic() - t0 < 3
+    rp = start_server("--save", "", "--replicaof", "127.0.0.1", str(m.port))
+    wait_until(lambda: link_up(rp.client()), what="replica up")
+    mc.set("k2", "v")
+    assert mc.execute_command("WAIT", 2, 300) == 1
+
+
+def test_coordinated_failover_command(start_server: Start) -> None:
+    m = start_server("--save", "", *FAST)
+    mc = m.client()
+    fill(mc, 50)
+    rp = start_server("--save", "", "--replicaof", "127.0.0.1", str(m.port))
+    rc = rp.client()
+    wait_until(lambda: in_sync(mc, rc), what="sync")
+    mc.set("last-before-failover", "1")
+    assert mc.execute_command("FAILOVER", "TO", "127.0.0.1", str(rp.port), "TIMEOUT", "5000") == b"OK"
+    wait_until(lambda: rc.info("replication")["role"] == "master", what="target promoted")
+    wait_until(lambda: link_up(mc), what="old master follows the new one")
+    assert rc.get("last-before-failover") == b"1"
+    rc.set("after", "2")
+    wait_until(lambda: mc.get("after") == b"2", what="stream from the new master")
+    assert mc.info("replication")["master_failover_state"] == "no-failover"
+
+
+def test_unknown_replid_and_out_of_range_offset_get_full_resync(server: ServerProcess) -> None:
+    import socket
+
+    mc = server.client()
+    mc.set("x", "1")
+    for replid, off in ((b"f" * 40, b"1"), (b"?", b"-1"), (mc.info("replication")["master_replid"].encode(), b"99999999")):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+            s.sendall(b"*3\r\n$5\r\nPSYNC\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (len(replid), replid, len(off), off))
+            data = b""
+            deadline = time.monotonic() + 10
+            while b"\r\n" not in data and time.monotonic() < deadline:
+                data += s.recv(4096)
+            assert data.startswith(b"+FULLRESYNC ")
+
+
+def test_replica_keeps_old_data_when_master_dies_mid_transfer(start_server: Start) -> None:
+    """A master that disappears during the RDB transfer never leaves a half-loaded dataset."""
+    m = start_server("--save", "", *FAST)
+    mc = m.client()
+    big = "x" * 1000
+    for chunk in range(40):
+        p = mc.pipeline(transaction=False)
+        for i in range(1000):
+            p.set(f"big{chunk}:{i}", big)
+        p.execute()
+    rp = start_server("--save", "")
+    rc = rp.client()
+    rc.set("mine", "old")
+    rc.execute_command("CONFIG", "SET", "replica-read-only", "yes")
+    rc.execute_command("REPLICAOF", "127.0.0.1", str(m.port))
+    wait_until(lambda: rc.info("replication").get("master_sync_in_progress") == 1
+               or link_up(rc), timeout=10, what="sync started")
+    m.kill9()
+    time.sleep(0.5)
+    n = rc.dbsize()
+    # Either the whole snapshot made it (then all 40000 keys), or none of it did.
+    assert n in (1, 40000), n
+    if n == 1:
+        assert rc.get("mine") == b"old"
+
+
+# --- interop with stock Redis 7 ------------------------------------------------------------------
+
+
+def test_stock_replica_of_our_master(start_server: Start) -> None:
+    m = start_server("--save", "", *FAST)
+    mc = m.client()
+    fill(mc)
+    st = start_server("--save", "", "--replicaof", "127.0.0.1", str(m.port), stock=True)
+    sc = st.client()
+    wait_until(lambda: in_sync(mc, sc), what="stock replica in sync (full sync)")
+    assert digest(mc) == digest(sc)
+    fill(mc, 50, tag="live")
+    assert mc.execute_command("WAIT", 1, 5000) == 1
+    wait_until(lambda: in_sync(mc, sc), what="live stream")
+    assert digest(mc) == digest(sc)
+    full = mc.info("stats")["sync_full"]
+    mc.execute_command("CLIENT", "KILL", "TYPE", "replica")
+    mc.set("during-drop", "1")
+    wait_until(lambda: in_sync(mc, sc), what="partial resync")
+    assert mc.info("stats")["sync_full"] == full
+    assert digest(mc) == digest(sc)
+
+
+def test_our_replica_of_stock_master(start_server: Start) -> None:
+    m = start_server("--save", "", *FAST, stock=True)
+    mc = m.client()
+    fill(mc)
+    mc.set("int", 12345)
+    mc.set("neg", -7)
+    ours = start_server("--save", "", "--replicaof", "127.0.0.1", str(m.port))
+    oc = ours.client()
+    wait_until(lambda: in_sync(mc, oc), what="our replica in sync (full sync)")
+    assert digest(mc) == digest(oc)
+    fill(mc, 50, tag="live")
+    assert mc.execute_command("WAIT", 1, 5000) == 1
+    wait_until(lambda: in_sync(mc, oc), what="live stream")
+    assert digest(mc) == digest(oc)
+    full = mc.info("stats")["sync_full"]
+    mc.execute_command("CLIENT", "KILL", "TYPE", "replica")
+    mc.set("during-drop", "1")
+    wait_until(lambda: in_sync(mc, oc), what="partial resync")
+    assert mc.info("stats")["sync_full"] == full
+    assert digest(mc) == digest(oc)
