@@ -146,8 +146,9 @@ class MasterLink:
             return
         data = encode_command([b"REPLCONF", b"ACK", b"%d" % self.repl.offset])
         try:
-            s.socket.send(data)
-        except (BlockingIOError, OSError):
+            # A plain non-blocking write: an ACK is tiny and must not wait for the loop.
+            os.write(s.socket.fileno(), data)
+        except OSError:
             pass  # the periodic ACK will follow; a dead link is noticed by the reader
 
     # --- the link's life ---------------------------------------------------------------------------

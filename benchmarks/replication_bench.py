@@ -1,0 +1,190 @@
+"""Replication, side by side: hasentinel-server pair vs stock redis-server pair, in one run.
+
+    .venv/bin/python benchmarks/replication_bench.py [--keys 1000000] [--lag-seconds 10]
+
+Measures (a Markdown table is printed):
+- full sync: a master holding N keys, a replica started with --replicaof: time until the replica
+  reports master_link_status:up with all keys;
+- replication lag under write load: redis-benchmark `-t set -P 16` at about half of our own
+  maximum write rate, while a probe writes a timestamp to the master every 5 ms and reads it back
+  from the replica (lag = write -> visible on the replica);
+- WAIT 1 latency: SET then WAIT 1 0, 2000 times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from server_bench import free_port, load_keys, pin, wait_port  # noqa: E402
+
+
+def start(kind: str, port: int, workdir: Path, *extra: str, cpu: int = 1) -> subprocess.Popen[bytes]:
+    common = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir),
+              "--repl-diskless-sync-delay", "0", *extra]
+    argv = [sys.executable, "-m", "server", *common] if kind == "hasentinel" else ["redis-server", *common]
+    p = subprocess.Popen([*pin(cpu), *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port)
+    return p
+
+
+def full_sync(kind: str, keys: int, tmp: Path) -> float:
+    mp, rp = free_port(), free_port()
+    (tmp / f"{kind}-m").mkdir()
+    (tmp / f"{kind}-r").mkdir()
+    m = start(kind, mp, tmp / f"{kind}-m", cpu=1)
+    r = None
+    try:
+        load_keys(mp, keys)
+        t0 = time.monotonic()
+        r = start(kind, rp, tmp / f"{kind}-r", "--replicaof", "127.0.0.1", str(mp), cpu=0)
+        rc = redis.Redis(port=rp)
+        deadline = t0 + 600
+        while time.monotonic() < deadline:
+            try:
+                info = rc.info("replication")
+                if info.get("master_link_status") == "up" and rc.dbsize() >= keys:
+                    return time.monotonic() - t0
+            except redis.RedisError:
+                pass
+            time.sleep(0.01)
+        raise TimeoutError("full sync did not finish")
+    finally:
+        for p in (m, r):
+            if p is not None:
+                p.terminate()
+                p.wait(timeout=60)
+
+
+def max_set_rate(port: int) -> float:
+    out = subprocess.run(["redis-benchmark", "-p", str(port), "-t", "set", "-P", "16", "-c", "50", "-n", "400000",
+                          "-q", "--csv"], capture_output=True, text=True, timeout=600, check=True).stdout
+    return float(out.strip().splitlines()[-1].split(",")[1].strip('"'))
+
+
+def lag_under_load(kind: str, tmp: Path, seconds: float, rate_target: float | None) -> tuple[float, list[float]]:
+    mp, rp = free_port(), free_port()
+    (tmp / f"{kind}-lm").mkdir()
+    (tmp / f"{kind}-lr").mkdir()
+    m = start(kind, mp, tmp / f"{kind}-lm", cpu=1)
+    r = start(kind, rp, tmp / f"{kind}-lr", "--replicaof", "127.0.0.1", str(mp), cpu=0)
+    try:
+        rc = redis.Redis(port=rp)
+        mc = redis.Redis(port=mp)
+        while rc.info("replication").get("master_link_status") != "up":
+            time.sleep(0.05)
+        # Clients and pipeline chosen to land near the target rate; the achieved rate is reported.
+        clients, pipe = (4, 8) if rate_target else (50, 16)
+        n = int((rate_target or 200_000) * seconds)
+        bench = subprocess.Popen(["redis-benchmark", "-p", str(mp), "-t", "set", "-P", str(pipe), "-c", str(clients),
+                                  "-n", str(n), "-r", "100000", "-q", "--csv"], stdout=subprocess.PIPE, text=True)
+        lags: list[float] = []
+        stop = threading.Event()
+
+        def probe() -> None:
+            i = 0
+            while not stop.is_set() and len(lags) < 100_000:
+                i += 1
+                token = f"{i}".encode()
+                t0 = time.perf_counter()
+                mc.set("lagprobe", token)
+                while rc.get("lagprobe") != token:
+                    if time.perf_counter() - t0 > 10:
+                        break
+                lags.append((time.perf_counter() - t0) * 1000)
+                time.sleep(0.005)
+
+        th = threading.Thread(target=probe)
+        time.sleep(0.5)
+        th.start()
+        out, _ = bench.communicate(timeout=seconds * 20 + 120)
+        stop.set()
+        th.join(timeout=30)
+        rate = float(out.strip().splitlines()[-1].split(",")[1].strip('"'))
+        return rate, lags
+    finally:
+        for p in (m, r):
+            p.terminate()
+            p.wait(timeout=60)
+
+
+def wait_latency(kind: str, tmp: Path, n: int = 2000) -> list[float]:
+    mp, rp = free_port(), free_port()
+    (tmp / f"{kind}-wm").mkdir()
+    (tmp / f"{kind}-wr").mkdir()
+    m = start(kind, mp, tmp / f"{kind}-wm", cpu=1)
+    r = start(kind, rp, tmp / f"{kind}-wr", "--replicaof", "127.0.0.1", str(mp), cpu=0)
+    try:
+        rc = redis.Redis(port=rp)
+        while rc.info("replication").get("master_link_status") != "up":
+            time.sleep(0.05)
+        mc = redis.Redis(port=mp)
+        out = []
+        for i in range(n):
+            t0 = time.perf_counter()
+            mc.set("w", i)
+            acked = mc.execute_command("WAIT", 1, 0)
+            out.append((time.perf_counter() - t0) * 1000)
+            assert acked == 1
+        return out
+    finally:
+        for p in (m, r):
+            p.terminate()
+            p.wait(timeout=60)
+
+
+def pct(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(q * len(s)))] if s else float("nan")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--keys", type=int, default=1_000_000)
+    ap.add_argument("--lag-seconds", type=float, default=10.0)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        sync = {k: full_sync(k, args.keys, tmp) for k in ("redis", "hasentinel")}
+        p = free_port()
+        (tmp / "rate").mkdir()
+        proc = start("hasentinel", p, tmp / "rate")
+        try:
+            our_max = max_set_rate(p)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+        lag = {k: lag_under_load(k, tmp, args.lag_seconds, our_max / 2) for k in ("redis", "hasentinel")}
+        waits = {k: wait_latency(k, tmp) for k in ("redis", "hasentinel")}
+
+    print(f"\nReplication, {args.keys:,} keys; hasentinel max SET rate at -P 16: {our_max:,.0f}/s\n")
+    print("| measure | redis-server | hasentinel-server | ratio |")
+    print("|---|---:|---:|---:|")
+    print(f"| full sync of {args.keys:,} keys (s) | {sync['redis']:.2f} | {sync['hasentinel']:.2f} | "
+          f"{sync['hasentinel'] / sync['redis']:.2f} |")
+    rr, lr = lag["redis"]
+    ro, lo = lag["hasentinel"]
+    print(f"| SET load during the lag probe (req/s) | {rr:,.0f} | {ro:,.0f} | {ro / rr:.2f} |")
+    for name, q in (("median", 0.5), ("p99", 0.99)):
+        a, b = pct(lr, q), pct(lo, q)
+        print(f"| replication lag {name} (ms) | {a:.2f} | {b:.2f} | {b / a:.2f} |")
+    a, b = max(lr), max(lo)
+    print(f"| replication lag max (ms) | {a:.2f} | {b:.2f} | {b / a:.2f} |")
+    for name, q in (("median", 0.5), ("p99", 0.99)):
+        a, b = pct(waits["redis"], q), pct(waits["hasentinel"], q)
+        print(f"| SET + WAIT 1 latency {name} (ms) | {a:.3f} | {b:.3f} | {b / a:.2f} |")
+    print(f"\nlag samples: redis {len(lr)}, hasentinel {len(lo)}; median of means "
+          f"{statistics.mean(lr):.2f} / {statistics.mean(lo):.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
