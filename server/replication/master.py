@@ -95,7 +95,6 @@ class Replication:
         self.stat_sync_full = 0
         self.stat_sync_partial_ok = 0
         self.stat_sync_partial_err = 0
-        engine.sinks.append(self)
         engine.repl = self
         hooks = engine.hooks
         hooks["info_replication"] = self.info_fields
@@ -180,8 +179,12 @@ class Replication:
             r.client.push(b"".join(chunks))
 
     def ensure_backlog(self) -> Backlog:
+        """Start keeping history (on the first replica, as Redis does). Only from then on is the
+        write stream encoded for replication, so a lone master pays nothing for it."""
         if self.backlog is None:
             self.backlog = Backlog(self.engine.config.repl_backlog_size, self.offset)
+        if self not in self.engine.sinks:
+            self.engine.sinks.append(self)
         return self.backlog
 
     # --- master side: PSYNC / SYNC / REPLCONF ---------------------------------------------------
