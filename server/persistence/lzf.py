@@ -126,9 +126,11 @@ def _c_codec() -> tuple[Callable[[bytes, int], bytes], Callable[[bytes, int], by
                 raise LzfError("compressed data for an empty string")
             return b""
         try:
-            out: bytes = clzf.decompress(data, out_len)
+            out: bytes | None = clzf.decompress(data, out_len)
         except ValueError as e:
             raise LzfError(str(e)) from None
+        if out is None:
+            raise LzfError(f"compressed data expands past its announced length {out_len}")
         if len(out) != out_len:
             raise LzfError(f"compressed data expands to {len(out)} bytes, not {out_len}")
         return out

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import crcmod
 import structlog
-from sortedcontainers import SortedList
 
 from server import REDIS_VERSION
 from server.datatypes import ZSet
@@ -103,7 +102,7 @@ crc64 = crcmod.mkCrcFun(0x1AD93D23594C935A9, initCrc=0, rev=True, xorOut=0)
 _CHUNK = 1 << 20  # bytes per write() when saving, per read() when loading
 _I64 = struct.Struct("<q")
 _U64 = struct.Struct("<Q")
-_U32 = struct.Struct("<I")
+_I32 = struct.Struct("<i")
 _F64 = struct.Struct("<d")
 
 
@@ -314,7 +313,9 @@ def save_rdb(
     out.append(OP_EOF)
     w.flush()
     f.write(_U64.pack(w.crc))
-    f.flush()
+    flush = getattr(f, "flush", None)
+    if flush is not None:
+        flush()
 
 
 def save_rdb_file(
@@ -520,7 +521,7 @@ def _make_zset(pairs: Iterable[tuple[bytes, float]], expected: int) -> ZSet:
         scores[member] = score
     if len(scores) != expected:
         raise RdbError("duplicate sorted set members")
-    z.order = SortedList((s, m) for m, s in scores.items())
+    z.order.update([(s, m) for m, s in scores.items()])
     return z
 
 
@@ -662,6 +663,8 @@ def load_rdb(
         raise RdbError("unexpected end of file: the RDB is truncated") from None
     except (OverflowError, MemoryError) as e:
         raise RdbError(f"corrupt RDB: impossible size ({e.__class__.__name__})") from None
+    except (IndexError, ValueError, struct.error) as e:
+        raise RdbError(f"corrupt RDB: {e}") from None
     rest = r.buf[r.pos :]
     if rest:
         seek = getattr(f, "seek", None)
@@ -731,7 +734,7 @@ def _load(r: _Reader, keyspace: Keyspace, skip_expired: bool, verify_checksum: b
         elif t == OP_EXPIRETIME_MS:
             expire = _I64.unpack(r.take(8))[0]
         elif t == OP_EXPIRETIME:
-            expire = _U32.unpack(r.take(4))[0] * 1000
+            expire = _I32.unpack(r.take(4))[0] * 1000
         elif t == OP_SELECTDB:
             dbid = r.length()
             if dbid >= ndbs:
@@ -753,7 +756,7 @@ def _load(r: _Reader, keyspace: Keyspace, skip_expired: bool, verify_checksum: b
                 try:
                     info.repl_offset = int(v)
                 except ValueError:
-                    raise RdbError(f"invalid repl-offset aux field {v!r}") from None
+                    log.warning("rdb_bad_repl_offset", value=v)
         elif t == OP_IDLE:
             r.length()
         elif t == OP_FREQ:
@@ -804,7 +807,7 @@ def restore_value(payload: bytes) -> Any:
         if t >= OP_SLOT_INFO:
             raise RdbError("Bad data format")
         value = _load_value(r, t)
-    except (_Truncated, RdbError, OverflowError, MemoryError):
+    except (_Truncated, RdbError, OverflowError, MemoryError, IndexError, ValueError, struct.error):
         raise RdbError("Bad data format") from None
     if value is None:
         raise RdbError("Bad data format")
