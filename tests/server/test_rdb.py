@@ -99,7 +99,18 @@ def save_bytes(dataset: dict[int, dict[bytes, tuple[Any, int | None]]], **kw: An
 INT_SAMPLES = [0, 1, 12, 13, 127, 128, -1, -128, -129, 4095, 4096, -4096, -4097, 32767, 32768, -32768,
                -32769, (1 << 23) - 1, 1 << 23, -(1 << 23), -(1 << 23) - 1, (1 << 31) - 1, 1 << 31,
                -(1 << 31), -(1 << 31) - 1, (1 << 63) - 1, -(1 << 63)]  # fmt: skip
-STR_SAMPLES = [b"", b"a", b"x" * 63, b"y" * 64, b"z" * 4095, b"w" * 4096, b"\x00\xff" * 100, b"007", b"+1", b"-0"]
+STR_SAMPLES = [
+    b"",
+    b"a",
+    b"x" * 63,
+    b"y" * 64,
+    b"z" * 4095,
+    b"w" * 4096,
+    b"\x00\xff" * 100,
+    b"007",
+    b"+1",
+    b"-0",
+]
 
 
 def test_listpack_round_trip_every_entry_encoding() -> None:
@@ -194,7 +205,13 @@ def test_zipmap_round_trip() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"a" * 1000, b"abc" * 5000, os.urandom(3000), b"hello world, hello world, hello!" * 40, bytes(range(256)) * 50],
+    [
+        b"a" * 1000,
+        b"abc" * 5000,
+        os.urandom(3000),
+        b"hello world, hello world, hello!" * 40,
+        bytes(range(256)) * 50,
+    ],
 )
 def test_lzf_python_and_c_agree(data: bytes) -> None:
     c = lzf.py_compress(data, len(data) + 200)
@@ -291,7 +308,9 @@ def test_crafted_legacy_encodings_load() -> None:
         (
             TYPE_LIST_QUICKLIST,
             b"q1",
-            encode_length(2) + blob(encode_ziplist([b"x", b"1"])) + encode_string(encode_ziplist([b"y"] * 50)),
+            encode_length(2)
+            + blob(encode_ziplist([b"x", b"1"]))
+            + encode_string(encode_ziplist([b"y"] * 50)),
             None,
         ),
         (
@@ -373,9 +392,19 @@ def test_opcodes_aux_idle_freq_function_and_module_aux() -> None:
     body += bytes((OP_AUX,)) + encode_string(b"repl-id") + encode_string(b"ab" * 20)
     body += bytes((OP_AUX,)) + encode_string(b"repl-offset") + encode_string(b"12345")
     body += bytes((OP_AUX,)) + encode_string(b"lua") + encode_string(b"return 1")
-    body += bytes((OP_FUNCTION2,)) + encode_string(b"#!lua name=lib\nredis.register_function('f', function() end)")
-    body += bytes((OP_SELECTDB,)) + encode_length(2) + bytes((OP_RESIZEDB,)) + encode_length(2) + encode_length(0)
-    body += bytes((OP_IDLE,)) + encode_length(100) + bytes((TYPE_STRING,)) + encode_string(b"a") + encode_string(b"1")
+    body += bytes((OP_FUNCTION2,)) + encode_string(
+        b"#!lua name=lib\nredis.register_function('f', function() end)"
+    )
+    body += (
+        bytes((OP_SELECTDB,)) + encode_length(2) + bytes((OP_RESIZEDB,)) + encode_length(2) + encode_length(0)
+    )
+    body += (
+        bytes((OP_IDLE,))
+        + encode_length(100)
+        + bytes((TYPE_STRING,))
+        + encode_string(b"a")
+        + encode_string(b"1")
+    )
     body += bytes((OP_FREQ,)) + b"\x05" + bytes((TYPE_STRING,)) + encode_string(b"b") + encode_string(b"2")
     good = bytes(body) + bytes((OP_EOF,))
     snap, info = load_bytes(good + struct.pack("<Q", crc64(good)))
@@ -384,7 +413,13 @@ def test_opcodes_aux_idle_freq_function_and_module_aux() -> None:
     assert info.repl_offset == 12345
     assert info.aux["lua"] == b"return 1"
     assert len(info.functions) == 1
-    mod = bytes(body) + bytes((OP_MODULE_AUX,)) + encode_length(0x2A << 10) + encode_length(2) + encode_length(2)
+    mod = (
+        bytes(body)
+        + bytes((OP_MODULE_AUX,))
+        + encode_length(0x2A << 10)
+        + encode_length(2)
+        + encode_length(2)
+    )
     with pytest.raises(RdbError, match="module"):
         load_bytes(mod + bytes((OP_EOF,)) + b"\0" * 8)
 
@@ -608,16 +643,16 @@ def test_dump_payload_layout() -> None:
 
 def test_restore_errors_match_redis_text() -> None:
     p = dump_value(b"hello")
-    with pytest.raises(RdbError, match="^DUMP payload version or checksum are wrong$"):
+    with pytest.raises(RdbError, match=r"^DUMP payload version or checksum are wrong$"):
         restore_value(p[:-1] + bytes([p[-1] ^ 1]))
     newer = p[:7] + (RDB_VERSION + 1).to_bytes(2, "little")
-    with pytest.raises(RdbError, match="^DUMP payload version or checksum are wrong$"):
+    with pytest.raises(RdbError, match=r"^DUMP payload version or checksum are wrong$"):
         restore_value(newer + struct.pack("<Q", crc64(newer)))
-    with pytest.raises(RdbError, match="^DUMP payload version or checksum are wrong$"):
+    with pytest.raises(RdbError, match=r"^DUMP payload version or checksum are wrong$"):
         restore_value(b"short")
     for body in (b"\x00\x09abc", b"\x02\x00", b"\x0f\x00", b"\xff"):
         raw = body + RDB_VERSION.to_bytes(2, "little")
-        with pytest.raises(RdbError, match="^Bad data format$"):
+        with pytest.raises(RdbError, match=r"^Bad data format$"):
             restore_value(raw + struct.pack("<Q", crc64(raw)))
 
 
@@ -654,7 +689,9 @@ _datasets = st.dictionaries(
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ds=_datasets, compress=st.booleans())
-def test_random_datasets_round_trip(ds: dict[int, dict[bytes, tuple[Any, int | None]]], compress: bool) -> None:
+def test_random_datasets_round_trip(
+    ds: dict[int, dict[bytes, tuple[Any, int | None]]], compress: bool
+) -> None:
     data = save_bytes(ds, compress=compress)
     snap, info = load_bytes(data, skip_expired=False)
     assert snap == {d: {k: (canon(v), t) for k, (v, t) in keys.items()} for d, keys in ds.items()}
