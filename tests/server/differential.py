@@ -1331,6 +1331,7 @@ class Mismatch:
     note: str = ""
     history: list[tuple[list[bytes], Reply | None]] = field(default_factory=list)
     length: int = 0
+    replay: str = ""  # overrides the CLI replay line (hand-written reproducers)
 
     def signature(self) -> str:
         """What makes two mismatches 'the same bug' (for grouping in exploration)."""
@@ -1342,6 +1343,8 @@ class Mismatch:
         return f"{name} ours={ok} stock={sk} {self.note.split(':')[0]}"
 
     def replay_command(self) -> str:
+        if self.replay:
+            return self.replay
         return (
             f"cd {shlex.quote(str(REPO))} && {shlex.quote(sys.executable)} -m tests.server.differential "
             f"--seed {self.seed} --resp {self.resp} --length {self.length or self.index + 1}"
