@@ -195,6 +195,11 @@ class ScanCache:
         self.snaps.move_to_end(sid)
         return snap
 
+    def forget(self, container: Any) -> None:
+        """Drop every snapshot of `container` (a flushed keyspace), releasing its keys now."""
+        for sid in [sid for sid, snap in self.snaps.items() if snap.container is container]:
+            self.drop(sid)
+
     def drop(self, sid: int) -> None:
         snap = self.snaps.pop(sid, None)
         if snap is not None:
@@ -209,6 +214,12 @@ def cache_for(engine: Engine) -> ScanCache:
     if cache is None:
         cache = _caches[engine] = ScanCache()
     return cache
+
+
+def forget_container(engine: Engine, container: Any) -> None:
+    cache = _caches.get(engine)
+    if cache is not None and cache.snaps:
+        cache.forget(container)
 
 
 # --- argument parsing -------------------------------------------------------------------------
