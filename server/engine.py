@@ -27,6 +27,7 @@ from server.protocol import resp
 
 if TYPE_CHECKING:
     from server.client import Client
+    from server.persistence.manager import Persistence
 
 
 class Sink(Protocol):
@@ -75,6 +76,12 @@ class Engine:
         self.master_link_up = False
         self.repl: Any = None  # server.replication.master.Replication, when installed
         self.repl_offset = 0  # master_repl_offset, mirrored here for the hot path
+        # Persistence (server.persistence.manager.Persistence installs itself). `aof_pending` is
+        # set when propagated bytes wait in the AOF buffer: the network layer calls `flush_aof`
+        # before any reply reaches a socket (appendfsync always: written and fsynced first).
+        self.persistence: Persistence | None = None
+        self.aof_pending = False
+        self.flush_aof: Callable[[], None] = _ignore
         # CLIENT PAUSE
         self.pause_until = 0.0
         self.pause_all = False

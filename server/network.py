@@ -45,6 +45,8 @@ class SocketTransport:
         self._drained.set()
 
     def write(self, data: bytes) -> None:
+        if self.engine.aof_pending:  # the AOF is written (and fsynced, if always) before any reply
+            self.engine.flush_aof()
         if self.closed:
             return
         if not self.pending:

@@ -7,6 +7,7 @@ from server.commands import (  # noqa: F401
     hashes,
     keys,
     lists,
+    persistcmd,
     pubsub,
     replcmd,
     sets,
