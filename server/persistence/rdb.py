@@ -156,7 +156,7 @@ def encode_length(n: int) -> bytes:
     return b"\x81" + n.to_bytes(8, "big")
 
 
-_INT_START = frozenset(b"-123456789") | {ord("0")}
+_INT_START = frozenset(b"-0123456789")
 
 
 def _int_encoding(s: bytes) -> bytes | None:
