@@ -28,3 +28,6 @@ class Block:
     kind: str = "keys"
     # A reply computed when the deadline passes (WAIT answers with the count at that moment).
     timeout_reply: Callable[[], bytes] | None = None
+    # The key being served while `retry` runs (set by Engine.handle_ready_keys): Redis 7.0
+    # serves a client blocked on several keys from the key that became ready, not its first key.
+    ready_key: bytes | None = None

@@ -176,7 +176,7 @@ class Engine:
         self.stat_numcommands += 1
         if self.dirty != dirty:
             self._after_write(c, cmd, argv)
-        if self.ready_keys:
+        if self.ready_keys and not c.in_exec:  # inside EXEC: served after the whole transaction
             self.handle_ready_keys()
         return r
 
@@ -219,6 +219,7 @@ class Engine:
                 replies.append(r)
         finally:
             c.in_exec = False
+            c.prop = []  # the queued commands' rewrites are in `props`: EXEC itself propagates nothing
             props, self._exec_props = self._exec_props, None
             if len(props) > 1:
                 first_db = props[0][0]
@@ -254,7 +255,7 @@ class Engine:
 
     def register_block(self, c: Client, blk: Block) -> None:
         c.block = blk
-        for k in blk.keys:
+        for k in dict.fromkeys(blk.keys):  # BLPOP k k 0 waits once on k (Redis dedupes too)
             q = c.db.blocking.get(k)
             if q is None:
                 from collections import deque
@@ -301,6 +302,7 @@ class Engine:
                         break
                     dirty = self.dirty
                     c.prop = None
+                    blk.ready_key = key
                     try:
                         r = blk.retry()
                     except CommandError as e:

@@ -295,7 +295,17 @@ class Server:
 
     async def _run_client(self, client: Client, sock: socket.socket, transport: SocketTransport) -> None:
         with trio.CancelScope() as scope:
-            client.kill = scope.cancel
+            eng = self.engine
+
+            def kill() -> None:
+                # A killed client that is blocked stops waiting now, not when its task next runs:
+                # a write later in the same engine step (MULTI: CLIENT KILL; LPUSH) must not be
+                # served to a connection that is going away.
+                if client.block is not None:
+                    eng.unblock(client, b"")
+                scope.cancel()
+
+            client.kill = kill
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(transport.flush_loop)
                 try:
@@ -350,8 +360,8 @@ class Server:
                         if out:
                             transport.write(b"".join(out))
                             out = []
-                        r = await self._wait_block(client, r)  # type: ignore[arg-type]
-                    out.append(r)  # type: ignore[arg-type]
+                        r = await self._wait_block(client, r, sock, parser)  # type: ignore[arg-type]
+                    out.append(r)
                     if client.close_after_reply:
                         break
             except ProtocolError as e:
@@ -365,19 +375,58 @@ class Server:
                 return
             await checkpoint()
 
-    async def _wait_block(self, client: Client, blk: Block) -> bytes:
+    async def _wait_block(
+        self,
+        client: Client,
+        blk: Block,
+        sock: socket.socket | None = None,
+        parser: RequestParser | None = None,
+    ) -> bytes:
+        """Wait until `blk` is served, times out or the client goes away; returns the reply.
+
+        With `sock` and `parser`, the connection keeps being read meanwhile (see
+        `_read_while_blocked`), so a client that disconnects while blocked is freed at once, as
+        in Redis, instead of later consuming the element it was waiting for.
+        """
         eng = self.engine
         eng.register_block(client, blk)
         try:
-            if blk.deadline is None:
-                await blk.done.wait()
-            else:
-                with trio.move_on_at(blk.deadline):
+            with trio.move_on_at(blk.deadline if blk.deadline is not None else float("inf")):
+                if sock is None or parser is None:
                     await blk.done.wait()
+                else:
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(self._read_while_blocked, client, sock, parser)
+                        await blk.done.wait()
+                        nursery.cancel_scope.cancel()
         finally:
             if client.block is blk:
                 eng.unblock(client, blk.timeout_reply() if blk.timeout_reply is not None else blk.on_timeout)
         return blk.reply if blk.reply is not None else blk.on_timeout
+
+    async def _read_while_blocked(self, client: Client, sock: socket.socket, parser: RequestParser) -> None:
+        """Read a blocked client's input into its parser (Redis accumulates the query buffer and
+        runs it after the block) and kill the client on EOF, a socket error or a protocol error."""
+        eng = self.engine
+        while True:
+            await wait_readable(sock)
+            try:
+                data = sock.recv(READ_SIZE)
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = b""
+            if data:
+                client.tot_net_in += len(data)
+                eng.stat_net_input_bytes += len(data)
+                try:
+                    parser.feed(data)
+                    continue
+                except ProtocolError as e:
+                    log.info("protocol error from blocked client", client_id=client.id, addr=client.addr, error=e.detail)
+            if client.kill is not None:
+                client.kill()
+            return
 
     async def _wait_pause(self, client: Client, argv: list[bytes]) -> None:
         eng = self.engine

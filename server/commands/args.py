@@ -50,16 +50,31 @@ def parse_float(b: bytes, err: str = NOT_FLOAT) -> float:
 
 def parse_timeout(b: bytes) -> float | None:
     """A blocking command's timeout in seconds (float allowed): None means forever.
-    Returns an absolute `trio.current_time()`-style deadline offset, computed by the caller."""
+
+    Exactly as Redis 7.0.15 reads it: a long double (string2ld, so hex and "inf" are accepted),
+    times 1000 in x87 precision, rounded up to whole milliseconds and cast to long long (which
+    turns anything out of range, inf included, into LLONG_MIN: "timeout is negative"). So
+    0.0001 waits 1 ms while -0.0001 (0 ms) waits forever, as in Redis.
+    """
+    if b.isdigit() and len(b) < 16:  # the usual case: whole seconds
+        n = int(b)
+        return None if n == 0 else float(n)
+    from server.commands.strings import _ext_parse, _ext_round, _Inf
+
+    text = b.split(b"\0", 1)[0]  # strtold reads the C string: a NUL ends it
     try:
-        v = float(b)
-    except ValueError:
-        raise CommandError(TIMEOUT_NOT_FLOAT) from None
-    if math.isnan(v) or math.isinf(v) or b"_" in b:
-        raise CommandError(TIMEOUT_NOT_FLOAT)
-    if v < 0:
+        # "\0...": strtold converts nothing, which reads as 0 (an empty argument is an error)
+        v = _ext_parse(text) if text else (0, 0) if b else None
+        if v is None:
+            raise CommandError(TIMEOUT_NOT_FLOAT)
+        m, e = v
+        pm, pe = _ext_round((m * 1000) << e, 1) if e >= 0 else _ext_round(m * 1000, 1 << -e)
+    except _Inf:
+        raise CommandError(TIMEOUT_NEGATIVE) from None
+    ms = -((-pm << pe) if pe >= 0 else (-pm >> -pe))  # ceil(pm * 2**pe)
+    if ms < 0 or ms > INT64_MAX:
         raise CommandError(TIMEOUT_NEGATIVE)
-    return None if v == 0 else v
+    return None if ms == 0 else ms / 1000
 
 
 def block_deadline(seconds: float | None) -> float | None:

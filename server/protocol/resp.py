@@ -110,17 +110,9 @@ def push_header(n: int, proto: int) -> bytes:
 
 
 def format_double(f: float) -> bytes:
-    """Redis's human-friendly double formatting (%.17g, inf/-inf, no trailing noise)."""
-    if math.isinf(f):
-        return b"inf" if f > 0 else b"-inf"
-    if f == int(f) and abs(f) < 1e17:
-        return b"%d" % int(f)
-    r = repr(f)
-    if "e" in r:
-        mant, exp = r.split("e")
-        e = int(exp)
-        r = f"{mant}e{'+' if e >= 0 else '-'}{abs(e):02d}"
-    return r.encode()
+    """Redis 7.0's addReplyDouble text: C's "%.17g" (1.1 -> 1.1000000000000001, 1e+20), and
+    "inf"/"-inf"/"nan" (Python's %g spells them as C does)."""
+    return b"%.17g" % f
 
 
 def double(f: float, proto: int) -> bytes:
