@@ -139,6 +139,8 @@ def compile_pattern(pattern: bytes) -> re.Pattern[bytes] | None:
 
 
 def match(pattern: bytes, string: bytes) -> bool:
+    if not string:
+        return not pattern  # stringmatchlen never matches an empty string, not even with "*"
     if pattern == b"*":
         return True
     rx = compile_pattern(pattern)
