@@ -709,11 +709,18 @@ def _load(r: _Reader, keyspace: Keyspace, skip_expired: bool, verify_checksum: b
     expire = -1
     loaded = 0
     skipped = 0
+    string = r.string
     while True:
-        t = r.u8()
+        pos = r.pos
+        if pos < len(r.buf):
+            t = r.buf[pos]
+            r.pos = pos + 1
+        else:
+            t = r.u8()
         if t < OP_SLOT_INFO:
-            key = r.string()
-            value = _load_value(r, t)
+            key = string()
+            # Plain strings are most keys of most datasets: skip the generic dispatch for them.
+            value = string() if t == TYPE_STRING else _load_value(r, t)
             if value is None:
                 info.empty_keys_skipped += 1
                 expire = -1
