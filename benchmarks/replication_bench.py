@@ -25,7 +25,7 @@ from pathlib import Path
 import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from server_bench import free_port, load_keys, pin, wait_port  # noqa: E402
+from server_bench import free_port, load_keys, pin, wait_port
 
 
 def start(kind: str, port: int, workdir: Path, *extra: str, cpu: int = 1) -> subprocess.Popen[bytes]:

@@ -19,7 +19,7 @@ def _repl(c: Client) -> Replication:
     repl = c.engine.repl
     if repl is None:
         raise CommandError("ERR replication is not available in this process")
-    return repl  # type: ignore[no-any-return]
+    return repl
 
 
 def _replicaof(c: Client, argv: list[bytes]) -> bytes:

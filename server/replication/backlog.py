@@ -26,11 +26,10 @@ class Backlog:
         self._buf += data
         self.offset += len(data)
         excess = len(self._buf) - self.size
-        if excess > 0:
-            # Trim in large steps so appends stay amortised O(1).
-            if excess >= 64 * 1024 or len(self._buf) > 2 * self.size:
-                del self._buf[:excess]
-                self.first_offset += excess
+        # Trim in large steps so appends stay amortised O(1).
+        if excess > 0 and (excess >= 64 * 1024 or len(self._buf) > 2 * self.size):
+            del self._buf[:excess]
+            self.first_offset += excess
 
     def trim(self) -> None:
         excess = len(self._buf) - self.size

@@ -235,18 +235,17 @@ class Replication:
     def _pre(c: Client) -> dict[str, Any]:
         if not isinstance(c.repl, dict):
             c.repl = {}
-        return c.repl  # type: ignore[no-any-return]
+        return c.repl
 
     def psync(self, c: Client, argv: list[bytes]) -> bytes:
         """PSYNC <replid> <offset> [FAILOVER] / SYNC from a replica connecting to us."""
         if isinstance(c.repl, ReplicaState):
             return b""  # already a replica: Redis ignores a second SYNC
-        if self.engine.is_replica and (self.link is None or not self.link.up):
-            if not (len(argv) > 3 and argv[3].lower() == b"failover"):
-                raise CommandError("NOMASTERLINK Can't SYNC while not connected with my master")
+        failover = len(argv) > 3 and argv[3].lower() == b"failover"
+        if self.engine.is_replica and (self.link is None or not self.link.up) and not failover:
+            raise CommandError("NOMASTERLINK Can't SYNC while not connected with my master")
         if c.in_multi or c.in_exec:
             raise CommandError("ERR Replica can't be used inside a transaction")
-        failover = len(argv) > 3 and argv[3].lower() == b"failover"
         if failover:
             # Redis 6.2's coordinated failover: our master asks us to take over.
             if not self.engine.is_replica or argv[1].decode("latin-1") != self.replid:
@@ -298,9 +297,7 @@ class Replication:
     def _can_continue(self, want_id: str, want_off: int) -> bool:
         if self.backlog is None or want_off < 0:
             return False
-        if want_id == self.replid:
-            pass
-        elif want_id == self.replid2 and want_off <= self.second_offset:
+        if want_id == self.replid or (want_id == self.replid2 and want_off <= self.second_offset):
             pass
         else:
             return False
@@ -498,9 +495,13 @@ class Replication:
     def _chain_check(self, prev: Callable[..., None] | None) -> Callable[[Client, Command], None]:
         def check(c: Client, cmd: Command) -> None:
             cfg = self.engine.config
-            if cfg.min_replicas_to_write and not self.engine.is_replica and c.kind != "master":
-                if self.good_replicas() < cfg.min_replicas_to_write:
-                    raise CommandError("NOREPLICAS Not enough good replicas to write.")
+            if (
+                cfg.min_replicas_to_write
+                and not self.engine.is_replica
+                and c.kind != "master"
+                and self.good_replicas() < cfg.min_replicas_to_write
+            ):
+                raise CommandError("NOREPLICAS Not enough good replicas to write.")
             if prev is not None:
                 prev(c, cmd)
 

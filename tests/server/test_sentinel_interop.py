@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -68,7 +67,7 @@ def test_stock_sentinels_fail_over_our_servers(start_server: Start, stock_sentin
     sports = stock_sentinels(m.port, 3)
     s0 = redis.Redis(port=sports[0])
     wait_until(lambda: s0.execute_command("SENTINEL", "MASTER", "mymaster") and
-               int(dict(zip(*[iter(s0.execute_command("SENTINEL", "MASTER", "mymaster"))] * 2))[b"num-other-sentinels"]) == 2,
+               int(dict(zip(*[iter(s0.execute_command("SENTINEL", "MASTER", "mymaster"))] * 2, strict=True))[b"num-other-sentinels"]) == 2,
                timeout=20, what="sentinels discovered each other")
     wait_until(lambda: len(s0.execute_command("SENTINEL", "REPLICAS", "mymaster")) == 2, timeout=20,
                what="sentinels discovered both replicas")
@@ -83,7 +82,7 @@ def test_stock_sentinels_fail_over_our_servers(start_server: Start, stock_sentin
         host, port = addr[0].decode(), int(addr[1])
         return None if (host, port) == old else (host, port)
 
-    host, port = wait_until(new_master, timeout=40, what="stock sentinels switched master")
+    _host, port = wait_until(new_master, timeout=40, what="stock sentinels switched master")
     promoted, other = (a, b) if port == a.port else (b, a)
     pc, oc = promoted.client(), other.client()
     wait_until(lambda: pc.info("replication")["role"] == "master", what="promoted replica is master")
