@@ -301,7 +301,7 @@ def test_shutdown_fails_when_the_save_fails(start_server: StartServer, tmp_path:
     r = sp.client()
     r.set("k", "v")
     shutil.rmtree(sub)
-    with pytest.raises(redis.ResponseError, match="Errors trying to SHUTDOWN. Check logs."):
+    with pytest.raises(redis.ResponseError, match="Errors trying to SHUTDOWN"):
         r.execute_command("SHUTDOWN")
     assert r.ping()
     sub.mkdir()
@@ -377,7 +377,7 @@ def test_save_error_reply(start_server: StartServer, tmp_path: Path) -> None:
     r = sp.client()
     r.set("k", "v")
     shutil.rmtree(sub)
-    with pytest.raises(redis.ResponseError, match="ERR"):
+    with pytest.raises(redis.ResponseError):  # the bare "-ERR" reply
         r.save()
     os.makedirs(sub)
     assert r.save() is True
