@@ -139,11 +139,17 @@ def test_redis_py_pipelines(server: ServerProcess, protocol: int, parser: type) 
         assert out[0::2] == [True] * 500
         assert out[1::2] == [str(i).encode() for i in range(500)]
         with r.pipeline(transaction=True) as p:
-            p.incr("counter").incr("counter").get("counter").hset("h", "f", "v").hget("h", "f")
+            p.incr("counter")
+            p.incr("counter")
+            p.get("counter")
+            p.hset("h", "f", "v")
+            p.hget("h", "f")
             assert p.execute() == [1, 2, b"2", 1, b"v"]
         # An error inside EXEC is one reply among the others; the transaction still commits.
         with r.pipeline(transaction=True) as p:
-            p.set("x", "str").lpush("x", "boom").set("y", "1")
+            p.set("x", "str")
+            p.lpush("x", "boom")
+            p.set("y", "1")
             res = p.execute(raise_on_error=False)
         assert res[0] is True and isinstance(res[1], redis.ResponseError) and res[2] is True
         assert r.get("y") == b"1"
@@ -237,7 +243,7 @@ def test_redis_py_connection_pool_reconnects_after_server_side_kill(server: Serv
     try:
         r.set("a", "1")
         my_id = r.client_id()
-        assert admin.client_kill_filter(_id=my_id) == 1
+        assert admin.client_kill_filter(_id=str(my_id)) == 1
         assert r.get("a") == b"1"
         assert r.client_id() != my_id
     finally:
@@ -322,7 +328,11 @@ def test_redis_py_asyncio_blocking_pop_is_served_by_push(server: ServerProcess) 
         a = aredis.Redis(host="127.0.0.1", port=server.port)
         b = aredis.Redis(host="127.0.0.1", port=server.port)
         try:
-            waiter = asyncio.create_task(a.blpop(["q"], timeout=10))
+
+            async def pop() -> Any:
+                return await a.blpop(["q"], timeout=10)
+
+            waiter = asyncio.create_task(pop())
             await asyncio.sleep(0.2)
             assert not waiter.done()
             assert await b.ping() is True  # the server is not stuck behind the blocked client
