@@ -234,13 +234,12 @@ class Persistence:
             log.info("DB loaded from append only file", seconds=round(time.monotonic() - t0, 3),
                      keys=sum(len(db.data) for db in fresh.dbs))
         else:
-            if cfg.appendonly:
-                log.warning("appendonly is on but there is no AOF yet: loading the RDB file, the new AOF "
-                            "starts from it")
-            self._load_rdb_into(fresh)
-            if self.loaded_rdb_info is not None:
+            if self._load_rdb_into(fresh):
                 log.info("DB loaded from disk", seconds=round(time.monotonic() - t0, 3),
                          keys=self.rdb_last_load_keys_loaded)
+                if cfg.appendonly:
+                    log.warning("appendonly is on but there was no AOF yet: the RDB file was loaded and the "
+                                "new AOF starts from it")
         self._install(fresh)
         eng.dirty = 0
         try:

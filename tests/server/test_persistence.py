@@ -173,7 +173,7 @@ def _fill_many(sp: ServerProcess, n: int) -> None:
 
 def test_bgsave_does_not_stall_clients_and_loads(start_server: StartServer) -> None:
     sp = start_server("--save", "")
-    n = 300_000
+    n = 500_000
     _fill_many(sp, n)
     dump = sp.cwd / "dump.rdb"
     assert not dump.exists()
