@@ -392,3 +392,25 @@ def test_appendonly_with_only_an_rdb_starts_from_the_rdb(start_server: StartServ
     sp2.kill9()
     sp3 = restart(start_server, sp, *AOF)
     assert snapshot(sp3) == before
+
+
+def test_legacy_aof_with_rdb_preamble_and_tail(start_server: StartServer, tmp_path: Path) -> None:
+    import io
+
+    from server.persistence.rdb import save_rdb
+    from tests.server.rdb_helpers import new_keyspace
+
+    ks = new_keyspace()
+    ks[0].data[b"from-preamble"] = b"p"
+    ks[4].data[b"h"] = {b"f": b"v"}
+    buf = io.BytesIO()
+    save_rdb(buf, ks.dbs, aux={"aof-preamble": 1})
+    tail = b"*2\r\n$6\r\nSELECT\r\n$1\r\n4\r\n*4\r\n$4\r\nHSET\r\n$1\r\nh\r\n$1\r\ng\r\n$1\r\nw\r\n"
+    d = tmp_path / "legacy-preamble"
+    d.mkdir()
+    (d / "appendonly.aof").write_bytes(buf.getvalue() + tail)
+    sp = start_server(*AOF, cwd=d)
+    assert sp.client().get("from-preamble") == b"p"
+    assert db_client(sp, 4).hgetall("h") == {b"f": b"v", b"g": b"w"}
+    sp.kill9()
+    check_aof(sp)
