@@ -64,7 +64,7 @@ class AofInfo:
 
 
 def _needs_repr(s: str) -> bool:
-    return any(not ch.isprintable() or ch in ' "\'\\' for ch in s)
+    return any(not ch.isprintable() or ch in " \"'\\" for ch in s)
 
 
 def _repr(s: str) -> str:
@@ -250,7 +250,7 @@ def _bulk_double(f: float) -> bytes:
     elif f == float("-inf"):
         s = b"-inf"
     else:
-        s = (b"%.17g" % f)
+        s = b"%.17g" % f
     return resp.bulk(s)
 
 
@@ -542,7 +542,9 @@ class Aof:
         except FileNotFoundError:
             return
         except OSError as e:
-            raise AofError(f"can't open the AOF manifest file {self.manifest_path} for reading: {e.strerror}") from None
+            raise AofError(
+                f"can't open the AOF manifest file {self.manifest_path} for reading: {e.strerror}"
+            ) from None
         try:
             self.manifest = Manifest.parse(data)
         except AofError as e:
@@ -615,7 +617,9 @@ class Aof:
             try:
                 res.total_size += os.stat(p).st_size
             except FileNotFoundError:
-                raise AofError(f"the AOF file {a.name} listed in the manifest doesn't exist in {self.dirpath}") from None
+                raise AofError(
+                    f"the AOF file {a.name} listed in the manifest doesn't exist in {self.dirpath}"
+                ) from None
             except OSError as e:
                 raise AofError(f"can't stat the AOF file {a.name}: {e.strerror}") from None
         if m.base is not None:
@@ -676,7 +680,9 @@ class Aof:
             try:
                 valid_up_to, truncated = _replay_commands(f, rp, a.name)
             except OSError as e:
-                raise AofError(f"Unrecoverable error reading the append only file {a.name}: {e.strerror}") from None
+                raise AofError(
+                    f"Unrecoverable error reading the append only file {a.name}: {e.strerror}"
+                ) from None
         finally:
             f.close()
         if not truncated:
@@ -713,7 +719,9 @@ class Aof:
         try:
             if m.base is None and not m.incrs:
                 name = m.new_base(self.filename, cfg.aof_use_rdb_preamble)
-                write_base_file(self.cfg_dir, self.path(name), dbs, cfg.aof_use_rdb_preamble, cfg.rdbcompression)
+                write_base_file(
+                    self.cfg_dir, self.path(name), dbs, cfg.aof_use_rdb_preamble, cfg.rdbcompression
+                )
                 log.info("creating AOF base file on server start", file=name)
                 fresh_incr = True
             else:
@@ -724,9 +732,7 @@ class Aof:
         except OSError as e:
             raise AofError(f"Can't open the append-only file: {e.strerror} ({e.filename})") from None
         self.last_incr_size = file_size(self.path(name))
-        self.current_size = sum(
-            file_size(self.path(a.name)) for a in ([m.base] if m.base else []) + m.incrs
-        )
+        self.current_size = sum(file_size(self.path(a.name)) for a in ([m.base] if m.base else []) + m.incrs)
         if m.base is not None and not self.rewrite_base_size:
             self.rewrite_base_size = file_size(self.path(m.base.name))
         self.fsync_offset = self.current_size
@@ -828,7 +834,9 @@ class Aof:
         now = time.time()
         if now - self._last_error_log > 30:
             self._last_error_log = now
-            log.warning("error writing to the AOF file", error=os.strerror(err), written=written, expected=len(data))
+            log.warning(
+                "error writing to the AOF file", error=os.strerror(err), written=written, expected=len(data)
+            )
         if written:
             try:
                 os.ftruncate(self.fd, self.last_incr_size)
@@ -980,7 +988,9 @@ class Aof:
                         _unlink_quietly(incr_path)
                     raise
             except OSError as e:
-                log.warning("background AOF rewrite could not be installed", error=e.strerror, file=e.filename)
+                log.warning(
+                    "background AOF rewrite could not be installed", error=e.strerror, file=e.filename
+                )
                 self.rewrite_failed()
             else:
                 self.manifest = temp_m

@@ -117,8 +117,9 @@ def write_rdb(dir_: str, path: str, dbs: list[Database], aux: dict[str, str | in
         f = open(tmp, "wb", buffering=1 << 20)  # noqa: SIM115  (closed below)
     except OSError as e:
         raise OSError(
-            e.errno, f"Failed opening the temp RDB file {os.path.basename(tmp)} (in server root dir {dir_}) "
-            f"for saving: {e.strerror}"
+            e.errno,
+            f"Failed opening the temp RDB file {os.path.basename(tmp)} (in server root dir {dir_}) "
+            f"for saving: {e.strerror}",
         ) from None
     try:
         with f:
@@ -231,15 +232,23 @@ class Persistence:
             self.aof.current_size = res.total_size
             self.aof.rewrite_base_size = res.base_size
             self.aof.fsync_offset = res.total_size
-            log.info("DB loaded from append only file", seconds=round(time.monotonic() - t0, 3),
-                     keys=sum(len(db.data) for db in fresh.dbs))
+            log.info(
+                "DB loaded from append only file",
+                seconds=round(time.monotonic() - t0, 3),
+                keys=sum(len(db.data) for db in fresh.dbs),
+            )
         else:
             if self._load_rdb_into(fresh):
-                log.info("DB loaded from disk", seconds=round(time.monotonic() - t0, 3),
-                         keys=self.rdb_last_load_keys_loaded)
+                log.info(
+                    "DB loaded from disk",
+                    seconds=round(time.monotonic() - t0, 3),
+                    keys=self.rdb_last_load_keys_loaded,
+                )
                 if cfg.appendonly:
-                    log.warning("appendonly is on but there was no AOF yet: the RDB file was loaded and the "
-                                "new AOF starts from it")
+                    log.warning(
+                        "appendonly is on but there was no AOF yet: the RDB file was loaded and the "
+                        "new AOF starts from it"
+                    )
         self._install(fresh)
         eng.dirty = 0
         try:
@@ -255,7 +264,9 @@ class Persistence:
         if not os.path.exists(path):
             return False
         try:
-            info = load_rdb_file(path, fresh, skip_expired=cfg.replicaof is None, verify_checksum=cfg.rdbchecksum)
+            info = load_rdb_file(
+                path, fresh, skip_expired=cfg.replicaof is None, verify_checksum=cfg.rdbchecksum
+            )
         except RdbError as e:
             raise PersistenceError(f"Fatal error loading the DB from {path}: {e}") from None
         except OSError as e:
@@ -385,7 +396,12 @@ class Persistence:
         else:
             exitcode, bysignal = os.WEXITSTATUS(status), 0
         if msg:
-            log.warning("background child failed", kind=child.kind, pid=child.pid, error=msg.decode("utf-8", "replace"))
+            log.warning(
+                "background child failed",
+                kind=child.kind,
+                pid=child.pid,
+                error=msg.decode("utf-8", "replace"),
+            )
         ok = exitcode == 0 and not bysignal
         if child.kind == "rdb":
             self._bgsave_done(child, ok, bysignal)
@@ -419,7 +435,13 @@ class Persistence:
         self.rdb_saves += 1
         self.dirty_before_bgsave = eng.dirty
         self.lastbgsave_try = time.time()
-        dir_, path, dbs, aux, compress = self.dir, self.rdb_path, eng.keyspace.dbs, self._rdb_aux(), cfg.rdbcompression
+        dir_, path, dbs, aux, compress = (
+            self.dir,
+            self.rdb_path,
+            eng.keyspace.dbs,
+            self._rdb_aux(),
+            cfg.rdbcompression,
+        )
 
         def body() -> None:
             write_rdb(dir_, path, dbs, aux, compress)
@@ -493,7 +515,12 @@ class Persistence:
             aof.lastbgrewrite_ok = False
             return False
         aof.rewrites += 1
-        dir_, dbs, preamble, compress = self.dir, eng.keyspace.dbs, cfg.aof_use_rdb_preamble, cfg.rdbcompression
+        dir_, dbs, preamble, compress = (
+            self.dir,
+            eng.keyspace.dbs,
+            cfg.aof_use_rdb_preamble,
+            cfg.rdbcompression,
+        )
 
         def body() -> None:
             dest = os.path.join(dir_, f"temp-rewriteaof-bg-{os.getpid()}.aof")
@@ -532,8 +559,10 @@ class Persistence:
         child = self.child
         if child is not None and child.kind != "aof":
             aof.rewrite_scheduled = True
-            log.warning("AOF was enabled but there is already another background operation; an AOF "
-                        "rewrite is scheduled")
+            log.warning(
+                "AOF was enabled but there is already another background operation; an AOF "
+                "rewrite is scheduled"
+            )
         elif in_exec:
             aof.rewrite_scheduled = True
         else:
@@ -693,8 +722,12 @@ class Persistence:
         eng = self.engine
         fresh = Keyspace(eng, eng.config.databases)
         try:
-            info = load_rdb_file(self.rdb_path, fresh, skip_expired=eng.config.replicaof is None,
-                                 verify_checksum=eng.config.rdbchecksum)
+            info = load_rdb_file(
+                self.rdb_path,
+                fresh,
+                skip_expired=eng.config.replicaof is None,
+                verify_checksum=eng.config.rdbchecksum,
+            )
         except (RdbError, OSError) as e:
             log.warning("DEBUG RELOAD could not load the RDB", error=str(e))
             raise CommandError("ERR Error trying to load the RDB dump, check server logs.") from None

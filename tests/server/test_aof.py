@@ -322,8 +322,13 @@ def test_stock_redis_loads_our_aof(start_server: StartServer) -> None:
     populate(sp)
     r = sp.client()
     r.bgrewriteaof()
-    wait_until(lambda: r.info("persistence")["aof_rewrites"] == 1
-               and r.info("persistence")["aof_rewrite_in_progress"] == 0, what="rewrite")
+    wait_until(
+        lambda: (
+            r.info("persistence")["aof_rewrites"] == 1
+            and r.info("persistence")["aof_rewrite_in_progress"] == 0
+        ),
+        what="rewrite",
+    )
     populate(sp, tag="-tail")
     db_client(sp, 3).delete("str-tail:3")
     before = snapshot(sp)
@@ -338,8 +343,13 @@ def test_we_load_stock_redis_aof(start_server: StartServer) -> None:
     stock = start_server(*AOF, stock=True)
     populate(stock)
     stock.client().bgrewriteaof()
-    wait_until(lambda: stock.client().info("persistence")["aof_rewrite_in_progress"] == 0
-               and stock.client().info("persistence")["aof_rewrites"] >= 1, what="stock rewrite")
+    wait_until(
+        lambda: (
+            stock.client().info("persistence")["aof_rewrite_in_progress"] == 0
+            and stock.client().info("persistence")["aof_rewrites"] >= 1
+        ),
+        what="stock rewrite",
+    )
     populate(stock, tag="-tail")
     db_client(stock, 15).incrbyfloat("fl", 2.25)
     before = snapshot(stock)
@@ -364,9 +374,7 @@ def test_legacy_single_file_aof_is_upgraded(start_server: StartServer, tmp_path:
         [b"SELECT", b"2"],
         [b"HSET", b"h", b"f", b"v"],
     ]
-    out = b"".join(
-        b"*%d\r\n" % len(c) + b"".join(b"$%d\r\n%b\r\n" % (len(a), a) for a in c) for c in cmds
-    )
+    out = b"".join(b"*%d\r\n" % len(c) + b"".join(b"$%d\r\n%b\r\n" % (len(a), a) for a in c) for c in cmds)
     (d / "appendonly.aof").write_bytes(out)
     sp = start_server(*AOF, cwd=d)
     r = sp.client()
