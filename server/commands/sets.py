@@ -57,6 +57,8 @@ def random_pool(obj: set[bytes] | dict[bytes, bytes]) -> list[bytes]:
     mutated by the caller. Cached for big collections, so repeated picks stay O(1)."""
     n = len(obj)
     if n < _POOL_MIN:
+        if _pools:
+            _pools.pop(id(obj), None)  # the caller may remove members without updating a pool
         return list(obj)
     key = id(obj)
     p = _pools.get(key)
@@ -78,7 +80,10 @@ def forget_pool(obj: Any) -> None:
 def _pool_remove(obj: Any, items: list[bytes], indexes: list[int]) -> None:
     """Keep `obj`'s pool in sync after the members at `indexes` of `items` were removed."""
     p = _pools.get(id(obj))
-    if p is None or p.items is not items:
+    if p is None:
+        return
+    if p.items is not items:
+        del _pools[id(obj)]
         return
     for i in sorted(indexes, reverse=True):
         last = items.pop()
