@@ -155,6 +155,7 @@ class Persistence:
         self.rdb_last_load_keys_loaded = 0
         self.rdb_last_load_keys_expired = 0
         self.shutdown_done = False
+        self.loading = False
         self._dirty_credit = 0
         self.bgsave_listeners: list[Callable[[bool], None]] = []  # told when a BGSAVE ends
         self._install_hooks()
@@ -222,10 +223,13 @@ class Persistence:
             raise PersistenceError(str(e)) from None
         fresh = Keyspace(eng, cfg.databases)
         if cfg.appendonly and self.aof.exists():
+            self.loading = True
             try:
                 res = self.aof.load(fresh)
             except AofError as e:
                 raise PersistenceError(str(e)) from None
+            finally:
+                self.loading = False
             self.rdb_last_load_keys_loaded = res.keys_loaded
             self.rdb_last_load_keys_expired = res.keys_expired
             self.loaded_rdb_info = res.rdb_info
@@ -670,6 +674,8 @@ class Persistence:
         configured, save the empty dataset synchronously. engine.dirty is left alone during the
         command so FLUSHALL still propagates (AOF, replicas); the saved changes are credited back
         at the next cron tick, so rdb_changes_since_last_save ends at 0 as in Redis 7.0."""
+        if self.loading:  # a FLUSHALL replayed from the AOF: nothing to save yet
+            return
         if self.child is not None and self.child.kind == "rdb":
             self.kill_child()
         if self.engine.config.save:
@@ -748,11 +754,14 @@ class Persistence:
         aof.flush()
         eng = self.engine
         fresh = Keyspace(eng, eng.config.databases)
+        self.loading = True
         try:
             aof.load(fresh)
         except AofError as e:
             log.critical("DEBUG LOADAOF failed, exiting", error=str(e))
             os._exit(1)
+        finally:
+            self.loading = False
         self._install(fresh)
         eng.dirty = 0
         log.warning("append only file loaded by DEBUG LOADAOF")
