@@ -303,7 +303,7 @@ def scan_generic(c: Client, argv: list[bytes], container: Any, cursor_arg_index:
     elif kind == "zset":
         if zset_is_listpack(container, config):
             return _whole_zset(container, pattern)
-        ident = container
+        ident = container.scores  # the member -> score dict: iterable and stable
     elif kind == "db":
         ident = container.data
     else:
