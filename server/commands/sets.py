@@ -9,11 +9,13 @@ Python's sets and dicts lack; `random_pool` keeps a list of the members of a few
 collections so that repeated picks cost O(1) instead of an O(n) walk each. The invariant: a
 pooled list holds exactly the collection's members whenever the lengths agree. Additions are
 caught by the length check; every removal of members in place calls `forget_pool` (or, for
-SPOP, removes the popped members from the pool too).
+SPOP, removes the popped members from the pool too). A pool holds its collection alive, so
+pools of collections that left the keyspace are swept whenever pools change.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -64,17 +66,28 @@ def random_pool(obj: set[bytes] | dict[bytes, bytes]) -> list[bytes]:
     p = _pools.get(key)
     if p is not None and p.obj is obj and len(p.items) == n:
         return p.items
+    _sweep()
     items = list(obj)
-    if p is None and len(_pools) >= _POOL_SLOTS:
+    if key not in _pools and len(_pools) >= _POOL_SLOTS:
         del _pools[next(iter(_pools))]
     _pools[key] = _Pool(obj, items)
     return items
+
+
+def _sweep() -> None:
+    """Drop pools whose collection nothing else references any more (its key was deleted,
+    evicted or overwritten elsewhere), so that a pool never keeps a dead collection alive
+    longer than until the next pool is built or a pooled collection loses members."""
+    dead = [k for k, p in _pools.items() if sys.getrefcount(p.obj) <= 2]  # our ref + the argument
+    for k in dead:
+        del _pools[k]
 
 
 def forget_pool(obj: Any) -> None:
     """`obj` lost members in place: its pooled list (if any) is stale."""
     if _pools:
         _pools.pop(id(obj), None)
+        _sweep()
 
 
 def _pool_remove(obj: Any, items: list[bytes], indexes: list[int]) -> None:

@@ -556,3 +556,17 @@ def test_random_pool_stays_exact(eng: tuple[Engine, Client, _Capture]) -> None:
         pool = sets_mod._pools.get(id(s))
         if pool is not None and len(pool.items) == len(s):
             assert sorted(pool.items) == sorted(s), f"stale pool after step {step}"
+
+
+def test_pools_do_not_keep_deleted_sets_alive(eng: tuple[Engine, Client, _Capture]) -> None:
+    e, c, _ = eng
+    _run(e, c, "SADD", "a", *[f"m{i}" for i in range(100)])
+    _run(e, c, "SADD", "b", *[f"m{i}" for i in range(100)])
+    _run(e, c, "SRANDMEMBER", "a")
+    a = e.keyspace[0].lookup(b"a")
+    assert id(a) in sets_mod._pools
+    del a
+    _run(e, c, "DEL", "a")
+    _run(e, c, "SRANDMEMBER", "b")  # building another pool sweeps the dead one
+    live = {id(v) for v in e.keyspace[0].data.values()}
+    assert sets_mod._pools and all(k in live for k in sets_mod._pools)
