@@ -243,7 +243,7 @@ def test_bgsave_syntax_and_schedule(start_server: StartServer) -> None:
 
 
 def test_save_point_triggers_background_save(start_server: StartServer) -> None:
-    sp = start_server("--save", "1 2")
+    sp = start_server("--save", "1", "2")
     r = sp.client()
     r.set("a", "1")
     time.sleep(1.5)
@@ -257,7 +257,7 @@ def test_save_point_triggers_background_save(start_server: StartServer) -> None:
 
 
 def test_shutdown_nosave_and_save(start_server: StartServer) -> None:
-    sp = start_server("--save", "3600 1")
+    sp = start_server("--save", "3600", "1")
     r = sp.client()
     r.set("k", "v1")
     r.shutdown(nosave=True)
@@ -270,7 +270,7 @@ def test_shutdown_nosave_and_save(start_server: StartServer) -> None:
     r2.set("k", "v2")
     r2.shutdown(save=True)  # no save points configured: SAVE forces it
     assert wait_exit(sp2) == 0
-    sp3 = restart(start_server, sp, "--save", "3600 1")
+    sp3 = restart(start_server, sp, "--save", "3600", "1")
     r3 = sp3.client()
     assert r3.get("k") == b"v2"
     r3.set("k", "v3")
@@ -286,7 +286,7 @@ def test_shutdown_nosave_and_save(start_server: StartServer) -> None:
 
 
 def test_sigterm_saves_with_save_points(start_server: StartServer) -> None:
-    sp = start_server("--save", "3600 1")
+    sp = start_server("--save", "3600", "1")
     sp.client().set("k", "by-sigterm")
     sp.stop()
     assert sp.proc is not None and sp.proc.returncode == 0
@@ -297,7 +297,7 @@ def test_sigterm_saves_with_save_points(start_server: StartServer) -> None:
 def test_shutdown_fails_when_the_save_fails(start_server: StartServer, tmp_path: Path) -> None:
     sub = tmp_path / "gone"
     sub.mkdir()
-    sp = start_server("--save", "3600 1", "--dir", str(sub))
+    sp = start_server("--save", "3600", "1", "--dir", str(sub))
     r = sp.client()
     r.set("k", "v")
     shutil.rmtree(sub)
@@ -314,7 +314,7 @@ def test_shutdown_fails_when_the_save_fails(start_server: StartServer, tmp_path:
 def test_shutdown_force_exits_even_if_save_fails(start_server: StartServer, tmp_path: Path) -> None:
     sub = tmp_path / "gone2"
     sub.mkdir()
-    sp = start_server("--save", "3600 1", "--dir", str(sub))
+    sp = start_server("--save", "3600", "1", "--dir", str(sub))
     r = sp.client()
     r.set("k", "v")
     shutil.rmtree(sub)
@@ -323,7 +323,7 @@ def test_shutdown_force_exits_even_if_save_fails(start_server: StartServer, tmp_
 
 
 def test_flushall_with_save_points_saves_the_empty_dataset(start_server: StartServer) -> None:
-    sp = start_server("--save", "3600 1")
+    sp = start_server("--save", "3600", "1")
     r = sp.client()
     r.set("a", "1")
     r.save()
@@ -341,7 +341,7 @@ def test_flushall_with_save_points_saves_the_empty_dataset(start_server: StartSe
 def test_misconf_fence_after_failed_bgsave(start_server: StartServer, tmp_path: Path) -> None:
     sub = tmp_path / "rdbdir"
     sub.mkdir()
-    sp = start_server("--save", "3600 1", "--dir", str(sub))
+    sp = start_server("--save", "3600", "1", "--dir", str(sub))
     r = sp.client()
     r.set("before", "1")
     shutil.rmtree(sub)
