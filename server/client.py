@@ -22,7 +22,10 @@ FLAG_BLOCKED = "b"
 FLAG_REPLICA = "S"
 FLAG_MASTER = "M"
 FLAG_DIRTY_CAS = "d"
+FLAG_CLOSE_AFTER_REPLY = "c"
 FLAG_CLOSE_ASAP = "A"
+FLAG_NO_EVICT = "e"
+FLAG_NO_TOUCH = "T"
 
 
 class Transport(Protocol):
@@ -88,6 +91,7 @@ class Client:
         # Pub/Sub
         self.channels: set[bytes] = set()
         self.patterns: set[bytes] = set()
+        self.shard_channels: set[bytes] = set()
         # Blocking
         self.block: Block | None = None
         # Propagation override for the command being executed (list of argv), see Engine.call.
@@ -105,15 +109,25 @@ class Client:
         self.repl: Any = None
         self.woff = 0  # replication offset after this client's last write (for WAIT)
         self.no_evict = False
+        self.no_touch = False
+        # CLIENT REPLY OFF/SKIP (see filter_reply); reply_filter is the network's cheap test.
+        self.reply_off = False
+        self.reply_skip = False
+        self.reply_skip_next = False
+        self.reply_filter = False
+        # Replies of the read being processed, not yet written: `push` appends here meanwhile,
+        # so out-of-band output (a message published to oneself) keeps its place among them.
+        self.batch: list[bytes] | None = None
 
     @property
     def subscriptions(self) -> int:
-        return len(self.channels) + len(self.patterns)
+        """Channels, patterns and shard channels (any of them makes a pubsub client)."""
+        return len(self.channels) + len(self.patterns) + len(self.shard_channels)
 
     @property
     def in_pubsub(self) -> bool:
-        """RESP2 subscriber context: only (P)SUBSCRIBE/(P)UNSUBSCRIBE/PING/QUIT/RESET allowed."""
-        return self.resp == 2 and bool(self.channels or self.patterns)
+        """RESP2 subscriber context: only (P|S)(UN)SUBSCRIBE/PING/QUIT/RESET allowed."""
+        return self.resp == 2 and bool(self.channels or self.patterns or self.shard_channels)
 
     def flags(self) -> str:
         f = ""
@@ -130,14 +144,31 @@ class Client:
         if self.dirty_cas:
             f += FLAG_DIRTY_CAS
         if self.close_after_reply:
-            f += FLAG_CLOSE_ASAP
+            f += FLAG_CLOSE_AFTER_REPLY
+        if self.no_evict:
+            f += FLAG_NO_EVICT
+        if self.no_touch:
+            f += FLAG_NO_TOUCH
         return f or FLAG_NORMAL
 
     def push(self, data: bytes) -> None:
-        """Out-of-band output (pub/sub messages, a blocked client's reply): write it now."""
+        """Out-of-band output (pub/sub messages and confirmations): write it now, or after the
+        replies already produced for the read being processed. CLIENT REPLY OFF never hides it."""
         if not self.closed:
             self.tot_net_out += len(data)
-            self.transport.write(data)
+            if self.batch is not None:
+                self.batch.append(data)
+            else:
+                self.transport.write(data)
+
+    def filter_reply(self, reply: bytes) -> bytes:
+        """Apply CLIENT REPLY OFF/SKIP to the reply of the command just run (Redis's flags:
+        SKIP silences the command after CLIENT REPLY SKIP, OFF every reply until ON)."""
+        drop = self.reply_off or self.reply_skip
+        self.reply_skip = self.reply_skip_next
+        self.reply_skip_next = False
+        self.reply_filter = self.reply_off or self.reply_skip
+        return b"" if drop else reply
 
     def info_line(self) -> str:
         """One CLIENT LIST line, with Redis 7.0's fields in Redis's order."""
@@ -147,7 +178,7 @@ class Client:
             f"id={self.id} addr={self.addr} laddr={self.laddr} fd={self.fd} "
             f"name={self.name.decode('latin-1')} age={int(now - self.created)} "
             f"idle={int(now - self.last_interaction)} flags={self.flags()} db={self.db.id} "
-            f"sub={len(self.channels)} psub={len(self.patterns)} ssub=0 "
+            f"sub={len(self.channels)} psub={len(self.patterns)} ssub={len(self.shard_channels)} "
             f"multi={len(self.queued) if self.in_multi else -1} qbuf={self.qbuf} qbuf-free=0 "
             f"argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 "
             f"omem={self.transport.pending_bytes} tot-mem={self.transport.pending_bytes + 1024} "

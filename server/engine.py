@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 import server.commands  # noqa: F401  (registers every command)
 from server import errors
 from server.blocking import Block
+from server.commands.pubsub import drop_subscriptions
 from server.commands.registry import TABLE, Command
+from server.commands.transactions import discard_transaction, unwatch_all
 from server.config import Config, ConfigError
 from server.errors import CommandError
 from server.glob import match as glob_match
@@ -37,6 +39,9 @@ class Sink(Protocol):
 
 
 _EXEC_LIKE = {b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"}
+_MULTI_OOM_EXEMPT = {b"exec", b"discard", b"quit", b"reset"}
+# Not writes, yet held by CLIENT PAUSE WRITE (Redis's may-replicate commands, and WAIT).
+_MAY_REPLICATE = {b"publish", b"spublish", b"pfcount", b"wait", b"eval", b"evalsha", b"fcall"}
 _PUBSUB_ALLOWED = {
     b"subscribe",
     b"psubscribe",
@@ -64,6 +69,7 @@ class Engine:
         self.clients: dict[int, Client] = {}
         self.channels: dict[bytes, dict[Client, None]] = {}
         self.patterns: dict[bytes, dict[Client, None]] = {}
+        self.shard_channels: dict[bytes, dict[Client, None]] = {}
         self.ready_keys: list[tuple[Database, bytes]] = []
         self.dirty = 0  # changes since the last successful save
         self.sinks: list[Sink] = []
@@ -107,7 +113,8 @@ class Engine:
     # --- command execution ---------------------------------------------------------------------
 
     def execute(self, c: Client, argv: list[bytes]) -> bytes | Block:
-        """Run one command from client `c`: checks, MULTI queueing, then `call`."""
+        """Run one command from client `c`: Redis's processCommand checks in Redis's order, then
+        MULTI queueing or `call`. A rejection inside MULTI aborts the transaction (EXECABORT)."""
         name = argv[0].lower()
         cmd = TABLE.get(name)
         try:
@@ -119,23 +126,33 @@ class Engine:
                 raise errors.wrong_arity(argv[0])
             if not c.authenticated and not cmd.no_auth:
                 raise CommandError(errors.NOAUTH)
-            if c.in_pubsub and name not in _PUBSUB_ALLOWED:
-                raise CommandError(errors.PUBSUB_CONTEXT.format(name.decode("latin-1").lower()))
-            if cmd.is_denyoom and self.config.maxmemory and c.kind != "master" and not self.memory.make_room():
-                raise CommandError(errors.OOM)
-            if c.in_multi and name not in _EXEC_LIKE:
+            is_write, denyoom = cmd.is_write, cmd.is_denyoom
+            if c.in_multi:
                 if not cmd.allowed_in_multi:
-                    raise CommandError(f"ERR Command not allowed inside a transaction")
+                    raise CommandError("ERR Command not allowed inside a transaction")
+                if name == b"exec":  # EXEC is checked with the flags of the commands it runs
+                    is_write = any(q.is_write for q, _ in c.queued)
+                    denyoom = any(q.is_denyoom for q, _ in c.queued)
+                elif name not in _MULTI_OOM_EXEMPT:
+                    denyoom = True  # queueing takes memory too
+            if denyoom and self.config.maxmemory and c.kind != "master" and not self.memory.make_room():
+                raise CommandError(errors.OOM)
+            if is_write:
+                self.check_write_allowed(c, cmd)
+            if c.in_pubsub and name not in _PUBSUB_ALLOWED:
+                raise CommandError(errors.PUBSUB_CONTEXT.format(cmd.full_name))
+            if c.in_multi and name not in _EXEC_LIKE:
                 c.queued.append((cmd, argv))
                 return resp.QUEUED
-            if cmd.is_write:
-                self.check_write_allowed(c, cmd)
         except CommandError as e:
-            if c.in_multi:
-                c.multi_error = True
             if cmd is not None:
                 cmd.rejected_calls += 1
             self.stat_total_error_replies += 1
+            if c.in_multi:
+                if name == b"exec":
+                    discard_transaction(c)
+                    return resp.error("EXECABORT Transaction discarded because of: " + e.msg)
+                c.multi_error = True
             return e.reply
         return self.call(c, cmd, argv)
 
@@ -161,7 +178,7 @@ class Engine:
         """Run a command that passed all checks, then propagate it and wake whoever it concerns."""
         dirty = self.dirty
         c.prop = None
-        c.last_cmd = cmd.name
+        c.last_cmd = cmd.name if cmd.parent is None else cmd.parent.name + b"|" + cmd.name
         try:
             r = cmd.handler(c, argv)
         except CommandError as e:
@@ -204,18 +221,12 @@ class Engine:
         self._exec_props = []
         replies: list[bytes] = []
         try:
+            # No per-command checks here: as in Redis, they ran when each command was queued
+            # and for EXEC as a whole (Engine.execute).
             for cmd, argv in queued:
-                try:
-                    if cmd.is_write:
-                        self.check_write_allowed(c, cmd)
-                    if cmd.is_denyoom and self.config.maxmemory and not self.memory.make_room():
-                        raise CommandError(errors.OOM)
-                except CommandError as e:
-                    replies.append(e.reply)
-                    continue
                 r = self.call(c, cmd, argv)
-                if isinstance(r, Block):
-                    r = r.on_timeout  # blocking commands never block inside a transaction
+                if isinstance(r, Block):  # blocking commands never block inside a transaction
+                    r = r.timeout_reply() if r.timeout_reply is not None else r.on_timeout
                 replies.append(r)
         finally:
             c.in_exec = False
@@ -249,7 +260,7 @@ class Engine:
 
     def propagate_expired(self, db_id: int, key: bytes) -> None:
         self.stat_expiredkeys += 1
-        self._feed(db_id, [b"DEL", key])
+        self.propagate(db_id, [b"DEL", key])  # inside EXEC: within its MULTI/EXEC, as Redis 7.0
 
     # --- blocking ----------------------------------------------------------------------------------
 
@@ -331,11 +342,9 @@ class Engine:
         if cmd is None:
             return False
         name = cmd.name
-        if c.in_multi and name != b"exec":
-            return False
-        if name == b"exec":
-            return any(q.is_write for q, _ in c.queued)
-        return cmd.is_write or name in (b"publish", b"pfcount", b"wait")
+        if name == b"exec":  # Redis 7.0 also holds commands being queued (MULTI ... SET)
+            return c.in_multi and any(q.is_write or q.name in _MAY_REPLICATE for q, _ in c.queued)
+        return cmd.is_write or name in _MAY_REPLICATE
 
     @property
     def writes_paused(self) -> bool:
@@ -373,35 +382,16 @@ class Engine:
         self.stat_numconnections += 1
 
     def remove_client(self, c: Client) -> None:
-        """Forget everything the engine holds for `c` (called once, when its connection ends)."""
+        """Forget everything the engine holds for `c`, once: when its connection ends, or at
+        once when CLIENT KILL frees it (its connection task then calls this again)."""
+        if c.closed:
+            return
         c.closed = True
         self.clients.pop(c.id, None)
         if c.block is not None:
             self.unblock(c, b"")
-        for db, key in c.watched:
-            lst = db.watched.get(key)
-            if lst is not None:
-                try:
-                    lst.remove(c)
-                except ValueError:
-                    pass
-                if not lst:
-                    del db.watched[key]
-        c.watched = []
-        for ch in c.channels:
-            d = self.channels.get(ch)
-            if d is not None:
-                d.pop(c, None)
-                if not d:
-                    del self.channels[ch]
-        for p in c.patterns:
-            d = self.patterns.get(p)
-            if d is not None:
-                d.pop(c, None)
-                if not d:
-                    del self.patterns[p]
-        c.channels = set()
-        c.patterns = set()
+        unwatch_all(c)
+        drop_subscriptions(c)
         hook = self.hooks.get("client_removed")
         if hook is not None:
             hook(c)

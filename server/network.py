@@ -28,6 +28,7 @@ log = structlog.get_logger("server.network")
 
 READ_SIZE = 65536
 HIGH_WATER = 1 << 20  # stop reading a client whose unsent replies exceed this
+QUERY_BUFFER_LIMIT = "query buffer limit exceeded"  # the parser's ProtocolError detail
 
 
 class SocketTransport:
@@ -84,7 +85,7 @@ class SocketTransport:
             now = time.monotonic()
             if c.soft_limit_since is None:
                 c.soft_limit_since = now
-            elif now - c.soft_limit_since >= secs:
+            elif now - c.soft_limit_since > secs:  # Redis: more than soft_seconds above it
                 self._overflow(c, cls, "soft")
         else:
             c.soft_limit_since = None
@@ -155,7 +156,7 @@ def _is_local(addr: tuple[str, int] | tuple[str, int, int, int] | str) -> bool:
 def _fmt_addr(addr: object) -> str:
     if isinstance(addr, tuple) and len(addr) >= 2:
         host, port = addr[0], addr[1]
-        return f"{host}:{port}"
+        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"  # Redis's anetFormatAddr
     return str(addr)
 
 
@@ -343,7 +344,12 @@ class Server:
             client.tot_net_in += len(data)
             eng.stat_net_input_bytes += len(data)
             limits.authenticated = client.authenticated
+            limits.proto_max_bulk_len = cfg.proto_max_bulk_len  # CONFIG SET applies at once
+            limits.query_buffer_limit = cfg.client_query_buffer_limit
+            # While this read's replies are collected, pushes to this client (a message it
+            # published to itself) join them in order: client.batch is `out` outside awaits.
             out: list[bytes] = []
+            client.batch = out
             try:
                 parser.feed(data)
                 while True:
@@ -353,21 +359,37 @@ class Server:
                     if eng.pause_until and eng.must_pause(client, argv):
                         if out:
                             transport.write(b"".join(out))
-                            out = []
+                            out.clear()
+                        client.batch = None
                         await self._wait_pause(client, argv)
+                        client.batch = out
                     r = execute(client, argv)
                     if r.__class__ is not bytes:
                         if out:
                             transport.write(b"".join(out))
-                            out = []
+                            out.clear()
+                        client.batch = None
                         r = await self._wait_block(client, r, sock, parser)  # type: ignore[arg-type]
+                        client.batch = out
+                    if client.reply_filter:  # CLIENT REPLY OFF/SKIP
+                        r = client.filter_reply(r)
                     out.append(r)
                     if client.close_after_reply:
                         break
             except ProtocolError as e:
-                out.append(e.reply)
                 client.close_after_reply = True
-                log.info("protocol error from client", client_id=client.id, addr=client.addr, error=e.detail)
+                if e.detail == QUERY_BUFFER_LIMIT:
+                    # Redis closes such a client without a reply.
+                    log.warning(
+                        "closing client that reached max query buffer length",
+                        client_id=client.id,
+                        addr=client.addr,
+                        qbuf=parser.buffered,
+                    )
+                else:
+                    out.append(e.reply)
+                    log.info("protocol error from client", client_id=client.id, addr=client.addr, error=e.detail)
+            client.batch = None
             client.qbuf = parser.buffered
             if out:
                 transport.write(out[0] if len(out) == 1 else b"".join(out))
@@ -443,7 +465,7 @@ PROTECTED_MODE_DENIED = (
     b"accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively "
     b"you can just disable the protected mode by editing the Redis configuration file, and setting the protected "
     b"mode option to 'no', and then restarting the server. 3) If you started the server manually just for "
-    b"testing, restart the server with the '--protected-mode no' option. 4) Set up an authentication password "
+    b"testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password "
     b"for the default user. NOTE: You only need to do one of the above things in order for the server to start "
     b"accepting connections from the outside.\r\n"
 )

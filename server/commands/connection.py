@@ -1,4 +1,8 @@
-"""Connection commands: PING, ECHO, QUIT, SELECT, AUTH, HELLO, RESET."""
+"""Connection commands as Redis 7.0: PING, ECHO, QUIT, SELECT, AUTH, HELLO, RESET.
+
+There are no ACL users here: `default` is the only user, its password is `requirepass` (none:
+any password is accepted with the explicit username, as Redis's `nopass` default user).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,15 @@ import hmac
 from server import REDIS_VERSION
 from server.client import Client
 from server.commands.args import parse_int
+from server.commands.clientcmd import validate_name
+from server.commands.pubsub import drop_subscriptions
 from server.commands.registry import command
-from server.errors import DB_INDEX_OUT_OF_RANGE, WRONGPASS, CommandError
+from server.commands.transactions import discard_transaction
+from server.errors import DB_INDEX_OUT_OF_RANGE, SYNTAX, WRONGPASS, CommandError
 from server.protocol import resp
 
 
-@command("ping", -1, "fast sentinel", group="connection")
+@command("ping", -1, "fast", group="connection")
 def ping(c: Client, argv: list[bytes]) -> bytes:
     if len(argv) > 2:
         raise CommandError("ERR wrong number of arguments for 'ping' command")
@@ -21,12 +28,12 @@ def ping(c: Client, argv: list[bytes]) -> bytes:
     return resp.PONG if len(argv) == 1 else resp.bulk(argv[1])
 
 
-@command("echo", 2, "fast", group="connection")
+@command("echo", 2, "loading stale fast", group="connection")
 def echo(c: Client, argv: list[bytes]) -> bytes:
     return resp.bulk(argv[1])
 
 
-@command("quit", -1, "allow_busy no_auth fast", group="connection")
+@command("quit", -1, "noscript loading stale fast no_auth allow_busy", group="connection")
 def quit_(c: Client, argv: list[bytes]) -> bytes:
     c.close_after_reply = True
     return resp.OK
@@ -35,6 +42,8 @@ def quit_(c: Client, argv: list[bytes]) -> bytes:
 @command("select", 2, "loading stale fast", group="connection")
 def select(c: Client, argv: list[bytes]) -> bytes:
     idx = parse_int(argv[1])
+    if not -(2**31) <= idx < 2**31:  # Redis reads the index as a C int
+        raise CommandError("ERR value is out of range, value must between -2147483648 and 2147483647")
     if not 0 <= idx < len(c.engine.keyspace):
         raise CommandError(DB_INDEX_OUT_OF_RANGE)
     c.db = c.engine.keyspace[idx]
@@ -53,7 +62,7 @@ def _check_password(c: Client, user: bytes, password: bytes) -> bool:
 @command("auth", -2, "noscript loading stale fast no_auth allow_busy", group="connection")
 def auth(c: Client, argv: list[bytes]) -> bytes:
     if len(argv) > 3:
-        raise CommandError("ERR syntax error")
+        raise CommandError(SYNTAX)
     if len(argv) == 2:
         if not c.engine.config.requirepass:
             raise CommandError(
@@ -75,10 +84,7 @@ def hello(c: Client, argv: list[bytes]) -> bytes:
     ver = c.resp
     i = 1
     if len(argv) >= 2:
-        try:
-            ver = int(argv[1])
-        except ValueError:
-            raise CommandError("ERR Protocol version is not an integer or out of range") from None
+        ver = parse_int(argv[1], "ERR Protocol version is not an integer or out of range")
         i = 2
         if ver < 2 or ver > 3:
             raise CommandError("NOPROTO unsupported protocol version")
@@ -101,12 +107,12 @@ def hello(c: Client, argv: list[bytes]) -> bytes:
         c.authenticated = True
         c.user = creds[0]
     if not c.authenticated:
-        raise CommandError("NOAUTH HELLO must be called with the client already authenticated, otherwise the "
-                           "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
-                           "select the RESP protocol version at the same time")
+        raise CommandError(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
+            "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
+            "select the RESP protocol version at the same time"
+        )
     if name is not None:
-        from server.commands.clientcmd import validate_name
-
         validate_name(name)
         c.name = name
     c.resp = ver
@@ -126,31 +132,22 @@ def hello(c: Client, argv: list[bytes]) -> bytes:
 
 @command("reset", 1, "noscript loading stale fast no_auth allow_busy", group="connection")
 def reset(c: Client, argv: list[bytes]) -> bytes:
-    eng = c.engine
-    if c.in_multi:
-        c.in_multi = False
-        c.queued = []
-        c.multi_error = False
-    from server.commands.transactions import unwatch_all
+    """Back to a fresh connection's state (Redis's clearClientConnectionState).
 
-    unwatch_all(c)
-    for ch in list(c.channels):
-        subs = eng.channels.get(ch)
-        if subs is not None:
-            subs.pop(c, None)
-            if not subs:
-                del eng.channels[ch]
-    for p in list(c.patterns):
-        subs = eng.patterns.get(p)
-        if subs is not None:
-            subs.pop(c, None)
-            if not subs:
-                del eng.patterns[p]
-    c.channels = set()
-    c.patterns = set()
+    lib-name/lib-ver stay (they describe the library behind the connection), as does NO-EVICT.
+    """
+    eng = c.engine
+    discard_transaction(c)
+    drop_subscriptions(c)
+    hook = eng.hooks.get("client_reset")
+    if hook is not None:  # e.g. MONITOR bookkeeping of the admin commands
+        hook(c)
     c.db = eng.keyspace[0]
     c.resp = 2
     c.name = b""
     c.authenticated = not eng.config.requirepass
     c.user = b"default"
+    c.no_touch = False
+    c.reply_off = False
+    c.reply_skip_next = False
     return resp.simple("RESET")
