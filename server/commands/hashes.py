@@ -14,7 +14,16 @@ from server.client import Client
 from server.commands.args import INT64_MAX, INT64_MIN, parse_int
 from server.commands.registry import command
 from server.commands.scan import scan_key
-from server.commands.sets import LONG_RANGE, MAX_REPEATED_PICKS, VALUE_OUT_OF_RANGE, forget_pool, random_pool
+from server.commands.sets import (
+    LONG_RANGE,
+    MAX_REPEATED_PICKS,
+    VALUE_OUT_OF_RANGE,
+    forget_pool,
+    pool_of,
+    random_choices,
+    random_member,
+    random_sample,
+)
 from server.errors import INCR_OVERFLOW, NAN_OR_INF, NOT_FLOAT, SYNTAX, WRONGTYPE, CommandError, wrong_arity
 from server.protocol import resp
 
@@ -47,6 +56,18 @@ def _lookup_or_create(c: Client, key: bytes) -> dict[bytes, bytes]:
 # --- HSET family ---------------------------------------------------------------------------------
 
 
+def _update(h: dict[bytes, bytes], argv: list[bytes]) -> None:
+    """Set the field/value pairs of argv[2:], reporting new fields to a random-pick pool."""
+    p = pool_of(h)
+    if p is None:
+        h.update(zip(argv[2::2], argv[3::2], strict=True))
+        return
+    for f, v in zip(argv[2::2], argv[3::2], strict=True):
+        if f not in h:
+            p.added(f)
+        h[f] = v
+
+
 @command("hset", -4, "write denyoom fast", 1, 1, 1, group="hash")
 def hset(c: Client, argv: list[bytes]) -> bytes:
     n = len(argv)
@@ -54,7 +75,7 @@ def hset(c: Client, argv: list[bytes]) -> bytes:
         raise wrong_arity(b"hset")
     h = _lookup_or_create(c, argv[1])
     before = len(h)
-    h.update(zip(argv[2::2], argv[3::2], strict=True))
+    _update(h, argv)
     c.engine.dirty += (n - 2) >> 1
     return resp.integer(len(h) - before)
 
@@ -65,7 +86,7 @@ def hmset(c: Client, argv: list[bytes]) -> bytes:
     if n & 1:
         raise wrong_arity(b"hmset")
     h = _lookup_or_create(c, argv[1])
-    h.update(zip(argv[2::2], argv[3::2], strict=True))
+    _update(h, argv)
     c.engine.dirty += (n - 2) >> 1
     return resp.OK
 
@@ -76,7 +97,10 @@ def hsetnx(c: Client, argv: list[bytes]) -> bytes:
     field = argv[2]
     if field in h:
         return resp.ZERO
+    p = pool_of(h)
     h[field] = argv[3]
+    if p is not None:
+        p.added(field)
     c.engine.dirty += 1
     return resp.ONE
 
@@ -166,14 +190,17 @@ def hdel(c: Client, argv: list[bytes]) -> bytes:
     if h is None:
         return resp.ZERO
     deleted = 0
+    p = pool_of(h)
     for f in argv[2:]:
         if h.pop(f, None) is not None:
             deleted += 1
+            if p is not None:
+                p.removed(f)
             if not h:
                 break  # Redis stops once the hash is gone
     if deleted:
-        forget_pool(h)
         if not h:
+            forget_pool(h)
             c.db.delete(key)
         c.engine.dirty += deleted
     return resp.integer(deleted)
@@ -192,7 +219,10 @@ def hincrby(c: Client, argv: list[bytes]) -> bytes:
     value += incr
     if value > INT64_MAX or value < INT64_MIN:
         raise CommandError(INCR_OVERFLOW)
+    p = pool_of(h) if old is None else None
     h[field] = b"%d" % value
+    if p is not None:
+        p.added(field)
     c.engine.dirty += 1
     return resp.integer(value)
 
@@ -220,7 +250,10 @@ def hincrbyfloat(c: Client, argv: list[bytes]) -> bytes:
     if total is None:
         raise CommandError(NAN_OR_INF)
     text = ld_format_human(total)
+    p = pool_of(h) if old is None else None
     h[field] = text
+    if p is not None:
+        p.added(field)
     c.engine.dirty += 1
     c.prop = [[b"HSET", key, field, text]]
     return resp.bulk(text)
@@ -238,8 +271,7 @@ def hrandfield(c: Client, argv: list[bytes]) -> bytes:
             return resp.null(c.resp)
         if h.__class__ is not dict:
             raise CommandError(WRONGTYPE)
-        fields = random_pool(h)
-        return resp.bulk(fields[c.engine.rng.randrange(len(fields))])
+        return resp.bulk(random_member(h, c.engine.rng)[0])
     count = parse_int(argv[2])
     if count < -INT64_MAX:
         raise CommandError(LONG_RANGE)
@@ -264,11 +296,11 @@ def _random_fields(c: Client, h: dict[bytes, bytes], count: int, withvalues: boo
         k = -count if count < 0 else 1
         if k > MAX_REPEATED_PICKS:
             raise CommandError(VALUE_OUT_OF_RANGE)
-        picked = rng.choices(random_pool(h), k=k)
+        picked = random_choices(h, k, rng)
     elif count >= size:
         picked = list(h)
     else:
-        picked = rng.sample(random_pool(h), count)
+        picked = random_sample(h, count, rng)[0]
     bulk = resp.bulk
     if not withvalues:
         return resp.array_header(len(picked)) + b"".join([bulk(f) for f in picked])

@@ -5,18 +5,19 @@ such a set in ascending numeric order; `_ordered` reproduces that, other sets co
 order, as in Redis (where the order is unspecified too).
 
 Random picks (SPOP, SRANDMEMBER, and HRANDFIELD in hashes.py) need indexable members, which
-Python's sets and dicts lack; `random_pool` keeps a list of the members of a few big
-collections so that repeated picks cost O(1) instead of an O(n) walk each. The invariant: a
-pooled list holds exactly the collection's members whenever the lengths agree. Additions are
-caught by the length check; every removal of members in place calls `forget_pool` (or, for
-SPOP, removes the popped members from the pool too). A pool holds its collection alive, so
-pools of collections that left the keyspace are swept whenever pools change.
+Python's sets and dicts lack; a `Pool` keeps a list of the members of a few big collections so
+that picks cost O(1) instead of an O(n) walk each, and every command that adds or removes
+members of a pooled collection in place reports it to the pool (`pool_of` before the change,
+then `Pool.added`/`Pool.removed`), so that a queue-like mix of SADD and SPOP stays O(1) too.
+A pool holds its collection alive, so pools of collections that left the keyspace are swept
+whenever pools are built or dropped.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
+from random import Random
 from typing import Any
 
 from server.client import Client
@@ -43,55 +44,159 @@ _POOL_MIN = 64  # below this size a fresh list per call is cheaper than the book
 _POOL_SLOTS = 4  # pooled collections at most (each pool is one list of references)
 
 
-class _Pool:
-    __slots__ = ("items", "obj")
+class Pool:
+    """An indexable list of a collection's members for O(1) random picks.
+
+    `items` holds every live member exactly once plus the members removed since the list was
+    built (`dead`, also exactly once each): removals just mark, picks skip and drop dead
+    slots, additions revive a dead slot or append. So `len(items) == len(obj) + len(dead)`
+    as long as every in-place change is reported; a mismatch means an unreported change and
+    the pool is rebuilt.
+    """
+
+    __slots__ = ("dead", "items", "obj")
 
     def __init__(self, obj: Any, items: list[bytes]) -> None:
         self.obj = obj  # a strong reference: the id() key can't be reused while pooled
         self.items = items
+        self.dead: set[bytes] = set()
+
+    def added(self, member: bytes) -> None:
+        """`member` (absent before) was just added to the collection."""
+        dead = self.dead
+        if dead and member in dead:
+            dead.remove(member)
+        else:
+            self.items.append(member)
+
+    def removed(self, member: bytes) -> None:
+        """`member` (present before) was just removed from the collection."""
+        self.dead.add(member)
 
 
-_pools: dict[int, _Pool] = {}
+_pools: dict[int, Pool] = {}
+
+
+def pool_of(obj: Any) -> Pool | None:
+    """`obj`'s pool if it has a valid one. Call it *before* changing `obj`, then report the
+    changes to the pool."""
+    if not _pools:
+        return None
+    p = _pools.get(id(obj))
+    if p is None:
+        return None
+    if p.obj is obj and len(p.items) == len(obj) + len(p.dead):
+        return p
+    del _pools[id(obj)]
+    return None
 
 
 def random_pool(obj: set[bytes] | dict[bytes, bytes]) -> list[bytes]:
-    """The members of `obj` (a set, or a hash's fields) as an indexable list, never to be
-    mutated by the caller. Cached for big collections, so repeated picks stay O(1)."""
+    """Exactly the members of `obj` (a set, or a hash's fields) as an indexable list, never
+    to be mutated by the caller. Cached for big collections, so repeated picks stay cheap."""
     n = len(obj)
     if n < _POOL_MIN:
         if _pools:
-            _pools.pop(id(obj), None)  # the caller may remove members without updating a pool
+            _pools.pop(id(obj), None)  # small collections change without reporting to a pool
         return list(obj)
-    key = id(obj)
-    p = _pools.get(key)
-    if p is not None and p.obj is obj and len(p.items) == n:
+    p = pool_of(obj)
+    if p is not None and not p.dead:
         return p.items
     _sweep()
     items = list(obj)
+    key = id(obj)
     if key not in _pools and len(_pools) >= _POOL_SLOTS:
         del _pools[next(iter(_pools))]
-    _pools[key] = _Pool(obj, items)
+    _pools[key] = Pool(obj, items)
     return items
+
+
+def random_member(obj: set[bytes] | dict[bytes, bytes], rng: Random) -> tuple[bytes, int, Pool | None]:
+    """A uniformly random member of non-empty `obj`, its index in the pool and the pool
+    (None for small collections): O(1) expected for pooled ones."""
+    n = len(obj)
+    if n >= _POOL_MIN:
+        p = pool_of(obj)
+        if p is None or len(p.dead) > n:  # missing, or mostly dead slots: rebuild
+            random_pool(obj)
+            p = _pools[id(obj)]
+        items, dead = p.items, p.dead
+        while True:
+            i = rng.randrange(len(items))
+            m = items[i]
+            if not dead or m not in dead:
+                return m, i, p
+            dead.remove(m)
+            _swap_remove(items, i)
+    items = random_pool(obj)
+    i = rng.randrange(n)
+    return items[i], i, None
+
+
+def random_sample(
+    obj: set[bytes] | dict[bytes, bytes], k: int, rng: Random
+) -> tuple[list[bytes], list[bytes], list[int]]:
+    """`k` distinct random members of `obj` (0 < k < len(obj)), the list they were drawn
+    from and their indexes in it (SPOP hands both to `_pool_take`). O(k) expected when a
+    pool exists, even with removals pending in it."""
+    n = len(obj)
+    p = pool_of(obj) if n >= _POOL_MIN else None
+    if p is not None and p.dead and 4 * k <= n and len(p.dead) <= n:
+        items, dead = p.items, p.dead
+        size = len(items)
+        chosen: dict[int, None] = {}
+        while len(chosen) < k:
+            i = rng.randrange(size)
+            if i not in chosen and items[i] not in dead:
+                chosen[i] = None
+        indexes = list(chosen)
+    else:
+        items = random_pool(obj)
+        indexes = rng.sample(range(len(items)), k)
+    return [items[i] for i in indexes], items, indexes
+
+
+def random_choices(obj: set[bytes] | dict[bytes, bytes], k: int, rng: Random) -> list[bytes]:
+    """`k` random members of non-empty `obj`, repeats allowed (negative counts)."""
+    n = len(obj)
+    p = pool_of(obj) if n >= _POOL_MIN else None
+    if p is not None and p.dead and len(p.dead) <= n:
+        items, dead = p.items, p.dead
+        size = len(items)
+        out: list[bytes] = []
+        while len(out) < k:
+            m = items[rng.randrange(size)]
+            if m not in dead:
+                out.append(m)
+        return out
+    return rng.choices(random_pool(obj), k=k)
+
+
+def _swap_remove(items: list[bytes], i: int) -> None:
+    last = items.pop()
+    if i < len(items):
+        items[i] = last
 
 
 def _sweep() -> None:
     """Drop pools whose collection nothing else references any more (its key was deleted,
     evicted or overwritten elsewhere), so that a pool never keeps a dead collection alive
-    longer than until the next pool is built or a pooled collection loses members."""
+    longer than until the next pool is built or a pooled collection goes away."""
     dead = [k for k, p in _pools.items() if sys.getrefcount(p.obj) <= 2]  # our ref + the argument
     for k in dead:
         del _pools[k]
 
 
 def forget_pool(obj: Any) -> None:
-    """`obj` lost members in place: its pooled list (if any) is stale."""
+    """`obj` is leaving the keyspace (or changed beyond tracking): drop its pool."""
     if _pools:
         _pools.pop(id(obj), None)
         _sweep()
 
 
-def _pool_remove(obj: Any, items: list[bytes], indexes: list[int]) -> None:
-    """Keep `obj`'s pool in sync after the members at `indexes` of `items` were removed."""
+def _pool_take(obj: Any, items: list[bytes], indexes: list[int]) -> None:
+    """Keep `obj`'s pool in sync after the members at `indexes` of `items` (a list that
+    `random_pool` returned) were removed from `obj`."""
     p = _pools.get(id(obj))
     if p is None:
         return
@@ -99,18 +204,7 @@ def _pool_remove(obj: Any, items: list[bytes], indexes: list[int]) -> None:
         del _pools[id(obj)]
         return
     for i in sorted(indexes, reverse=True):
-        last = items.pop()
-        if i < len(items):
-            items[i] = last
-
-
-def _verified_pool(s: set[bytes]) -> list[bytes]:
-    """`random_pool(s)`, rebuilt if something changed `s` behind the pool's back."""
-    items = random_pool(s)
-    if len(items) >= _POOL_MIN and items[-1] not in s:
-        forget_pool(s)
-        items = random_pool(s)
-    return items
+        _swap_remove(items, i)
 
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -198,7 +292,13 @@ def sadd(c: Client, argv: list[bytes]) -> bytes:
     elif s.__class__ is not set:
         raise CommandError(WRONGTYPE)
     before = len(s)
-    if len(argv) == 3:
+    p = pool_of(s)
+    if p is not None:
+        for m in argv[2:]:
+            if m not in s:
+                s.add(m)
+                p.added(m)
+    elif len(argv) == 3:
         s.add(argv[2])
     else:
         s.update(argv[2:])
@@ -215,14 +315,20 @@ def srem(c: Client, argv: list[bytes]) -> bytes:
     if s is None:
         return resp.ZERO
     before = len(s)
-    if len(argv) == 3:
+    p = pool_of(s)
+    if p is not None:
+        for m in argv[2:]:
+            if m in s:
+                s.remove(m)
+                p.removed(m)
+    elif len(argv) == 3:
         s.discard(argv[2])
     else:
         s.difference_update(argv[2:])
     deleted = before - len(s)
     if deleted:
-        forget_pool(s)
         if not s:
+            forget_pool(s)
             c.db.delete(key)
         c.engine.dirty += deleted
     return resp.integer(deleted)
@@ -272,17 +378,23 @@ def smove(c: Client, argv: list[bytes]) -> bytes:
         return resp.ONE if member in src else resp.ZERO
     if member not in src:
         return resp.ZERO
+    p = pool_of(src)
     src.remove(member)
-    forget_pool(src)
     if not src:
+        forget_pool(src)
         db.delete(src_key)
+    elif p is not None:
+        p.removed(member)
     engine = c.engine
     engine.dirty += 1
     if dst is None:
         db.set(dst_key, {member})
         engine.dirty += 1
     elif member not in dst:
+        p = pool_of(dst)
         dst.add(member)
+        if p is not None:
+            p.added(member)
         engine.dirty += 1
     return resp.ONE
 
@@ -301,11 +413,10 @@ def spop(c: Client, argv: list[bytes]) -> bytes:
     s = _lookup_set(c, key)
     if s is None:
         return resp.NULL3 if c.resp == 3 else resp.NULL2
-    items = _verified_pool(s)
-    i = c.engine.rng.randrange(len(items))
-    member = items[i]
+    member, i, p = random_member(s, c.engine.rng)
     s.remove(member)
-    _pool_remove(s, items, [i])
+    if p is not None:
+        _swap_remove(p.items, i)
     if not s:
         forget_pool(s)
         c.db.delete(key)
@@ -333,11 +444,9 @@ def _spop_count(c: Client, argv: list[bytes]) -> bytes:
         c.db.delete(key)
         c.prop = [[b"DEL", key]]
         return reply
-    items = _verified_pool(s)
-    indexes = engine.rng.sample(range(len(items)), count)
-    picked = [items[i] for i in indexes]
+    picked, items, indexes = random_sample(s, count, engine.rng)
     s.difference_update(picked)
-    _pool_remove(s, items, indexes)
+    _pool_take(s, items, indexes)
     c.prop = [[b"SREM", key, m] for m in picked]
     return resp.bulk_set(picked, c.resp)
 
@@ -351,8 +460,7 @@ def srandmember(c: Client, argv: list[bytes]) -> bytes:
         s = _lookup_set(c, argv[1])
         if s is None:
             return resp.NULL3 if c.resp == 3 else resp.NULL2
-        items = _verified_pool(s)
-        return resp.bulk(items[c.engine.rng.randrange(len(items))])
+        return resp.bulk(random_member(s, c.engine.rng)[0])
     count = parse_int(argv[2])
     if count < -INT64_MAX:
         raise CommandError(LONG_RANGE)
@@ -364,11 +472,11 @@ def srandmember(c: Client, argv: list[bytes]) -> bytes:
     if count < 0:
         if -count > MAX_REPEATED_PICKS:
             raise CommandError(VALUE_OUT_OF_RANGE)
-        picked = rng.choices(_verified_pool(s), k=-count)
+        picked = random_choices(s, -count, rng)
     elif count >= len(s):
         picked = _ordered(c, s)
     else:
-        picked = rng.sample(_verified_pool(s), count)
+        picked = random_sample(s, count, rng)[0]
     return resp.bulk_array(picked)
 
 

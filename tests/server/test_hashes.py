@@ -498,8 +498,9 @@ def test_field_pool_stays_exact(eng: tuple[Engine, Client, _Capture]) -> None:
     e, c, _ = eng
     rng = random.Random(99)
     _run(e, c, "HSET", "h", *[x for i in range(120) for x in (f"f{i}", "v")])
+    checked = 0
     for step in range(800):
-        op = rng.randrange(5)
+        op = rng.randrange(7)
         f = f"f{rng.randrange(160)}"
         if op == 0:
             _run(e, c, "HSET", "h", f, "v")
@@ -509,12 +510,19 @@ def test_field_pool_stays_exact(eng: tuple[Engine, Client, _Capture]) -> None:
             _run(e, c, "HRANDFIELD", "h")
         elif op == 3:
             _run(e, c, "HRANDFIELD", "h", "-4", "WITHVALUES")
-        else:
+        elif op == 4:
             _run(e, c, "HINCRBY", "h", f, "1")
+        elif op == 5:
+            _run(e, c, "HSETNX", "h", f, "v")
+        else:
+            _run(e, c, "HINCRBYFLOAT", "h", f, "1.5")
         h = e.keyspace[0].lookup(b"h")
         if h is None:
             _run(e, c, "HSET", "h", *[x for i in range(rng.choice([10, 64, 100])) for x in (f"f{i}", "v")])
             continue
         pool = sets_mod._pools.get(id(h))
-        if pool is not None and len(pool.items) == len(h):
-            assert sorted(pool.items) == sorted(h), f"stale pool after step {step}"
+        if pool is not None and len(pool.items) == len(h) + len(pool.dead):
+            checked += 1
+            assert sorted(pool.items) == sorted([*h, *pool.dead]), f"stale pool after step {step}"
+            assert not pool.dead & set(h), f"live member marked dead after step {step}"
+    assert checked > 266  # the pools were really exercised

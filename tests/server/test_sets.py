@@ -532,9 +532,10 @@ def test_random_pool_stays_exact(eng: tuple[Engine, Client, _Capture]) -> None:
     rng = e.rng
     rng.seed(1234)
     _run(e, c, "SADD", "s", *[f"m{i}" for i in range(200)])
+    checked = 0
     for step in range(600):
-        op = rng.randrange(7)
-        m = f"m{rng.randrange(260)}"
+        op = rng.randrange(10)
+        m, m2 = f"m{rng.randrange(260)}", f"m{rng.randrange(260)}"
         if op == 0:
             _run(e, c, "SADD", "s", m)
         elif op == 1:
@@ -547,6 +548,12 @@ def test_random_pool_stays_exact(eng: tuple[Engine, Client, _Capture]) -> None:
             _run(e, c, "SMOVE", "s", "other", m)
         elif op == 5:
             _run(e, c, "SRANDMEMBER", "s", "-3")
+        elif op == 6:
+            _run(e, c, "SMOVE", "other", "s", m)
+        elif op == 7:
+            _run(e, c, "SADD", "s", m, m2, m)
+        elif op == 8:
+            _run(e, c, "SREM", "s", m, m2, m)
         else:
             _run(e, c, "SRANDMEMBER", "s")
         s = e.keyspace[0].lookup(b"s")
@@ -554,8 +561,11 @@ def test_random_pool_stays_exact(eng: tuple[Engine, Client, _Capture]) -> None:
             _run(e, c, "SADD", "s", *[f"m{i}" for i in range(100)])
             continue
         pool = sets_mod._pools.get(id(s))
-        if pool is not None and len(pool.items) == len(s):
-            assert sorted(pool.items) == sorted(s), f"stale pool after step {step}"
+        if pool is not None and len(pool.items) == len(s) + len(pool.dead):
+            checked += 1
+            assert sorted(pool.items) == sorted([*s, *pool.dead]), f"stale pool after step {step}"
+            assert not pool.dead & set(s), f"live member marked dead after step {step}"
+    assert checked > 200  # the pools were really exercised
 
 
 def test_pools_do_not_keep_deleted_sets_alive(eng: tuple[Engine, Client, _Capture]) -> None:
