@@ -148,10 +148,12 @@ class Engine:
             if cmd is not None:
                 cmd.rejected_calls += 1
             self.stat_total_error_replies += 1
+            if cmd is not None and cmd.name == b"exec":
+                # Redis's execCommandAbort, MULTI or not: the reason without a generic "ERR ".
+                discard_transaction(c)
+                reason = e.msg[4:] if e.msg.startswith("ERR ") else e.msg
+                return resp.error("EXECABORT Transaction discarded because of: " + reason)
             if c.in_multi:
-                if name == b"exec":
-                    discard_transaction(c)
-                    return resp.error("EXECABORT Transaction discarded because of: " + e.msg)
                 c.multi_error = True
             return e.reply
         return self.call(c, cmd, argv)
