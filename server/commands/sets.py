@@ -97,7 +97,7 @@ def random_pool(obj: set[bytes] | dict[bytes, bytes]) -> list[bytes]:
     n = len(obj)
     if n < _POOL_MIN:
         if _pools:
-            _pools.pop(id(obj), None)  # small collections change without reporting to a pool
+            _pools.pop(id(obj), None)  # picks from small collections bypass (and would stale) it
         return list(obj)
     p = pool_of(obj)
     if p is not None and not p.dead:
