@@ -419,7 +419,13 @@ def _side_name(left: bool) -> bytes:
 
 
 def _blmove(
-    c: Client, src: bytes, dst: bytes, from_left: bool, to_left: bool, timeout: float | None, prop: list[bytes]
+    c: Client,
+    src: bytes,
+    dst: bytes,
+    from_left: bool,
+    to_left: bool,
+    timeout: float | None,
+    prop: list[bytes],
 ) -> bytes | Block:
     """BLMOVE/BRPOPLPUSH: move now if `src` has elements (propagated as `prop`), else block."""
     r = _lmove(c, src, dst, from_left, to_left)
@@ -442,7 +448,9 @@ def _blmove(
             c.prop = [[b"RPOPLPUSH", src, dst]]
         return reply
 
-    return Block(keys=[src], retry=retry, on_timeout=resp.null_array(c.resp), deadline=block_deadline(timeout))
+    return Block(
+        keys=[src], retry=retry, on_timeout=resp.null_array(c.resp), deadline=block_deadline(timeout)
+    )
 
 
 @command("blmove", 6, "write denyoom noscript blocking", 1, 2, 1, group="list")
@@ -524,7 +532,9 @@ def _serve_pop(c: Client, db: Database, key: bytes, v: List, left: bool, count: 
     return reply
 
 
-def _blocking_pop(c: Client, keys: list[bytes], left: bool, count: int, timeout: float | None) -> bytes | Block:
+def _blocking_pop(
+    c: Client, keys: list[bytes], left: bool, count: int, timeout: float | None
+) -> bytes | Block:
     db = c.db
     for key in keys:
         v = db.lookup(key)

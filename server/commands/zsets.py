@@ -42,7 +42,9 @@ _INF = math.inf
 _DEC = rb"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
 _HEX = rb"0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?"
 _NAN = rb"nan(?:\([0-9A-Za-z_]*\))?"
-_FLOAT_RE = re.compile(rb"([+-]?)(?:(" + _DEC + rb")|(" + _HEX + rb")|(inf(?:inity)?)|(" + _NAN + rb"))", re.I)
+_FLOAT_RE = re.compile(
+    rb"([+-]?)(?:(" + _DEC + rb")|(" + _HEX + rb")|(inf(?:inity)?)|(" + _NAN + rb"))", re.I
+)
 _LEADING_SPACE = b" \t\n\r\x0b\x0c"
 
 
@@ -481,7 +483,9 @@ def zlexcount(c: Client, argv: list[bytes]) -> bytes:
 _AUTO, _RANK, _SCORE, _LEX = 0, 1, 2, 3
 
 
-def _zrange_generic(c: Client, argv: list[bytes], start: int, dst: bytes | None, rangetype: int, rev: bool | None) -> bytes:
+def _zrange_generic(
+    c: Client, argv: list[bytes], start: int, dst: bytes | None, rangetype: int, rev: bool | None
+) -> bytes:
     """zrangeGenericCommand: ZRANGE (BYSCORE/BYLEX/REV/LIMIT), the legacy forms, ZRANGESTORE."""
     key = argv[start]
     minidx, maxidx = start + 1, start + 2
@@ -510,7 +514,9 @@ def _zrange_generic(c: Client, argv: list[bytes], start: int, dst: bytes | None,
     if rangetype == _AUTO:
         rangetype = _RANK
     if limit != -1 and rangetype == _RANK:
-        raise CommandError("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")
+        raise CommandError(
+            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+        )
     if withscores and rangetype == _LEX:
         raise CommandError("ERR syntax error, WITHSCORES not supported in combination with BYLEX")
     if reverse and rangetype != _RANK:
@@ -696,7 +702,9 @@ def _serve_zpop(c: Client, db: Database, key: bytes, zs: ZSet, maximum: bool, co
         c.prop = [[name, key]]
     else:
         entries = _pop_entries(zs, count, maximum)
-        reply = b"*2\r\n" + resp.bulk(key) + resp.array_header(len(entries)) + _pop_pairs(entries, proto, True)
+        reply = (
+            b"*2\r\n" + resp.bulk(key) + resp.array_header(len(entries)) + _pop_pairs(entries, proto, True)
+        )
         c.prop = [[name, key, b"%d" % len(entries)]]
     if not zs:
         db.delete(key)
@@ -704,7 +712,9 @@ def _serve_zpop(c: Client, db: Database, key: bytes, zs: ZSet, maximum: bool, co
     return reply
 
 
-def _blocking_zpop(c: Client, keys: list[bytes], maximum: bool, count: int, timeout: float | None) -> bytes | Block:
+def _blocking_zpop(
+    c: Client, keys: list[bytes], maximum: bool, count: int, timeout: float | None
+) -> bytes | Block:
     db = c.db
     for key in keys:
         zs = db.lookup(key)
@@ -834,11 +844,15 @@ def _score_in(src: Any, m: bytes) -> float | None:
     return 1.0 if m in src else None
 
 
-def _setop(c: Client, argv: list[bytes], dst: bytes | None, numkeys_idx: int, op: int, card_only: bool) -> bytes:
+def _setop(
+    c: Client, argv: list[bytes], dst: bytes | None, numkeys_idx: int, op: int, card_only: bool
+) -> bytes:
     """zunionInterDiffGenericCommand: keys are type-checked before the options are parsed."""
     setnum = parse_int(argv[numkeys_idx])
     if setnum < 1:
-        raise CommandError(f"ERR at least 1 input key is needed for '{argv[0].decode('latin-1').lower()}' command")
+        raise CommandError(
+            f"ERR at least 1 input key is needed for '{argv[0].decode('latin-1').lower()}' command"
+        )
     n = len(argv)
     if setnum > n - (numkeys_idx + 1):
         raise CommandError(SYNTAX)

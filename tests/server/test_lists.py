@@ -49,7 +49,7 @@ def _reply_end(buf: bytes, pos: int) -> int | None:
             if p is None:
                 return None
         return p
-    raise AssertionError(f"bad RESP type byte {kind!r} in {buf[pos:pos + 40]!r}")
+    raise AssertionError(f"bad RESP type byte {kind!r} in {buf[pos : pos + 40]!r}")
 
 
 def encode(args: list[bytes]) -> bytes:
@@ -331,7 +331,7 @@ def test_random_ops_against_a_deque_model(ours: redis.Redis) -> None:
             assert got == want
         elif op == "lset" and model:
             i = rng.randint(-len(model), len(model) - 1)
-            ours.lset("k", i, v)
+            ours.lset("k", i, v.decode())
             model[i] = v
         elif op == "lrem":
             cnt = rng.randint(-2, 2)
@@ -351,7 +351,7 @@ def test_random_ops_against_a_deque_model(ours: redis.Redis) -> None:
                     else:
                         kept.append(x)
                 kept.reverse()
-            assert ours.lrem("k", cnt, v) == removed
+            assert ours.lrem("k", cnt, v.decode()) == removed
             model = deque(kept)
         elif op == "ltrim" and len(model) > 20:
             ours.ltrim("k", 2, -3)
@@ -360,7 +360,7 @@ def test_random_ops_against_a_deque_model(ours: redis.Redis) -> None:
             pivot = rng.choice(list(model))
             where = rng.choice(["BEFORE", "AFTER"])
             i = list(model).index(pivot)
-            assert ours.linsert("k", where, pivot, v) == len(model) + 1
+            assert ours.linsert("k", where, pivot.decode(), v.decode()) == len(model) + 1
             model.insert(i if where == "BEFORE" else i + 1, v)
         elif op == "lmove" and model:
             ours.lmove("k", "k", "LEFT", "RIGHT")
@@ -411,11 +411,24 @@ def test_noop_writes_are_not_propagated(pair: Pair) -> None:
     w = Raw(pair.ours.port)
     try:
         w("rpush l a b")
-        for line in ["lrem l 0 zz", "linsert l BEFORE zz x", "ltrim l 0 -1", "lpop nokey", "lpushx nokey x",
-                     "rpop nokey 2", "lmove nokey l left left", "lmpop 1 nokey left", "lpop l 0"]:
+        for line in [
+            "lrem l 0 zz",
+            "linsert l BEFORE zz x",
+            "ltrim l 0 -1",
+            "lpop nokey",
+            "lpushx nokey x",
+            "rpop nokey 2",
+            "lmove nokey l left left",
+            "lmpop 1 nokey left",
+            "lpop l 0",
+        ]:
             w(line)
         w("ltrim l 1 -1")
-        assert tap.commands(w) == [[b"SELECT", b"0"], [b"rpush", b"l", b"a", b"b"], [b"ltrim", b"l", b"1", b"-1"]]
+        assert tap.commands(w) == [
+            [b"SELECT", b"0"],
+            [b"rpush", b"l", b"a", b"b"],
+            [b"ltrim", b"l", b"1", b"-1"],
+        ]
     finally:
         tap.close()
         w.close()
