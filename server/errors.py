@@ -12,7 +12,11 @@ class CommandError(Exception):
 
     @property
     def reply(self) -> bytes:
-        return b"-" + self.msg.encode("utf-8", "replace").replace(b"\r", b" ").replace(b"\n", b" ") + b"\r\n"
+        try:  # user bytes decoded with "surrogateescape" go back exactly as sent, as in Redis
+            raw = self.msg.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            raw = self.msg.encode("utf-8", "replace")
+        return b"-" + raw.replace(b"\r", b" ").replace(b"\n", b" ") + b"\r\n"
 
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"

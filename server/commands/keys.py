@@ -13,7 +13,18 @@ from typing import Any
 from server.client import Client
 from server.commands.args import INT64_MAX, parse_int
 from server.commands.registry import command, container
-from server.commands.scan import forget_container, object_encoding, scan_generic
+from server.commands.scan import (
+    ENCODING_MARKS,
+    clear_encoding_marks,
+    encoding_for,
+    forget_container,
+    is_int_string,
+    marked_encoding,
+    move_encoding_mark,
+    scan_generic,
+    swap_encoding_marks,
+    unmark_encoding,
+)
 from server.datatypes import ZSet
 from server.errors import (
     DB_INDEX_OUT_OF_RANGE,
@@ -88,6 +99,8 @@ def _delete_keys(c: Client, argv: list[bytes]) -> bytes:
     for k in argv[1:]:
         if _peek(db, k) is not None and db.delete(k):
             n += 1
+            if ENCODING_MARKS:
+                unmark_encoding(db, k)
     c.engine.dirty += n
     return resp.integer(n)
 
@@ -138,7 +151,9 @@ def _parse_expire_flags(argv: list[bytes]) -> int:
         elif o == b"lt":
             flags |= _EXP_LT
         else:
-            raise CommandError("ERR Unsupported option " + opt.decode("utf-8", "replace"))
+            # Redis formats it with %s: the option ends at a NUL byte; other bytes go back as sent.
+            shown = opt.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+            raise CommandError("ERR Unsupported option " + shown)
     if flags & _EXP_NX and flags & (_EXP_XX | _EXP_GT | _EXP_LT):
         raise CommandError("ERR NX and XX, GT or LT options at the same time are not compatible")
     if flags & _EXP_GT and flags & _EXP_LT:
@@ -266,6 +281,7 @@ def _rename_generic(c: Client, argv: list[bytes], nx: bool) -> bytes:
             return resp.ZERO
         db.delete(dst)
     db.set(dst, v)
+    move_encoding_mark(db, src, db, dst, v)
     if when is not None:
         db.set_expire(dst, when)
     db.delete(src)
@@ -310,7 +326,9 @@ def copy(c: Client, argv: list[bytes]) -> bytes:
         if not replace:
             return resp.ZERO
         dst_db.delete(newkey)
-    dst_db.set(newkey, copy_value(v))
+    dup = copy_value(v)
+    dst_db.set(newkey, dup)
+    move_encoding_mark(src_db, key, dst_db, newkey, v, dup)
     if when is not None:
         dst_db.set_expire(newkey, when)
     if dst_db is not src_db:
@@ -334,6 +352,7 @@ def move(c: Client, argv: list[bytes]) -> bytes:
     if dst.lookup(key) is not None:
         return resp.ZERO
     dst.set(key, v)
+    move_encoding_mark(src, key, dst, key, v)
     if when is not None:
         dst.set_expire(key, when)
     src.delete(key)
@@ -404,6 +423,7 @@ def flush_database(db: Database) -> int:
             db.signal_modified(key)
     n = len(db.data)
     forget_container(db.engine, db.data)
+    clear_encoding_marks(db)
     db.data = {}
     db.expires = {}
     db.expire_heap = []
@@ -449,6 +469,7 @@ def swapdb(c: Client, argv: list[bytes]) -> bytes:
         a.expires, b.expires = b.expires, a.expires
         a.expire_heap, b.expire_heap = b.expire_heap, a.expire_heap
         a.lru, b.lru = b.lru, a.lru
+        swap_encoding_marks(a, b)
         for db in (a, b):
             for key in list(db.blocking):
                 if key in db.data:
@@ -487,10 +508,11 @@ def _object_value(c: Client, key: bytes) -> Any:
 
 @command("encoding", 3, "readonly", 2, 2, 1, parent="object", group="generic")
 def object_encoding_cmd(c: Client, argv: list[bytes]) -> bytes:
-    v = _object_value(c, argv[2])
+    db = c.db
+    v = _peek(db, argv[2])
     if v is None:
         return resp.null(c.resp)
-    return resp.bulk(object_encoding(v, c.engine.config))
+    return resp.bulk(encoding_for(db, argv[2], v))
 
 
 @command("refcount", 3, "readonly", 2, 2, 1, parent="object", group="generic")
@@ -499,9 +521,11 @@ def object_refcount(c: Client, argv: list[bytes]) -> bytes:
     if v is None:
         return resp.null(c.resp)
     config = c.engine.config
+    if marked_encoding(c.db, argv[2], v) is not None:
+        return resp.ONE  # APPEND/SETRANGE/INCRBYFLOAT results are never the shared integers
     policy = config.maxmemory_policy
     shared_ints = not config.maxmemory or ("lru" not in policy and "lfu" not in policy)
-    if shared_ints and v.__class__ is bytes and object_encoding(v, config) == b"int" and 0 <= int(v) < 10000:
+    if shared_ints and v.__class__ is bytes and is_int_string(v) and 0 <= int(v) < 10000:
         return resp.integer(_SHARED_REFCOUNT)
     return resp.ONE
 

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from server.client import Client
     from server.config import Config
     from server.engine import Engine
+    from server.keyspace import Database
 
 INVALID_CURSOR = "ERR invalid cursor"
 EMPTY_SCAN = b"*2\r\n$1\r\n0\r\n*0\r\n"
@@ -106,15 +107,18 @@ def zset_is_listpack(z: ZSet, config: Config) -> bool:
     return all(len(m) <= vmax for m in z.scores)
 
 
-def object_encoding(value: Any, config: Config) -> bytes:
+def object_encoding(value: Any, config: Config, string_encoding: bytes | None = None) -> bytes:
     """What Redis 7.0's OBJECT ENCODING would answer for a value with these contents.
 
-    Redis's encodings are sticky (a hash that grew past the listpack limit stays a hashtable
-    when it shrinks; APPEND makes a string raw); values here carry no history, so the answer
-    is the encoding a freshly built value with the same contents would have.
+    Collections carry no history, so the answer is the encoding a freshly built value with
+    the same contents would have (Redis's are sticky: a hash that outgrew listpack stays a
+    hashtable when it shrinks). For strings, `string_encoding` is what the command that wrote
+    it left (see `mark_encoding`), when that differs from a fresh SET's choice.
     """
     cls = value.__class__
     if cls is bytes:
+        if string_encoding is not None:
+            return string_encoding
         if is_int_string(value):
             return b"int"
         return b"embstr" if len(value) <= 44 else b"raw"
@@ -127,6 +131,93 @@ def object_encoding(value: Any, config: Config) -> bytes:
     if cls is ZSet:
         return b"listpack" if zset_is_listpack(value, config) else b"skiplist"
     return b"unknown"
+
+
+# Some writers leave a string in an encoding a fresh SET would not choose: APPEND and SETRANGE
+# make it raw (even short or numeric ones), INCRBYFLOAT makes "16" an embstr. Values are plain
+# bytes with no room for a flag, so each Database maps such keys to (the very object written,
+# its encoding); a mark counts only while that object is still the key's value (an overwrite by
+# any module makes it stale). The string commands drop marks on overwrite (1-byte values are
+# shared singletons, so identity alone cannot tell them apart); stale marks are swept whenever
+# a db's marks double.
+ENCODING_MARKS: dict[Database, dict[bytes, tuple[Any, bytes]]] = {}
+_sweep_at: dict[Database, int] = {}
+
+
+def mark_encoding(db: Database, key: bytes, value: Any, encoding: bytes) -> None:
+    marks = ENCODING_MARKS.get(db)
+    if marks is None:
+        marks = ENCODING_MARKS[db] = {}
+    marks[key] = (value, encoding)
+    if len(marks) > _sweep_at.get(db, 1024):
+        data = db.data
+        for k in [k for k, (v, _) in marks.items() if data.get(k) is not v]:
+            del marks[k]
+        _sweep_at[db] = max(1024, 2 * len(marks))
+
+
+_BIG_ENCODINGS = (b"hashtable", b"skiplist")
+
+
+def encoding_for(db: Database, key: bytes, value: Any) -> bytes:
+    """The encoding Redis would report for `key` now: a recorded one (a string written by
+    APPEND/SETRANGE/INCRBYFLOAT, a collection that was seen converted), else the one its
+    contents imply. A collection seen in its big encoding stays there, as Redis never
+    converts back when it shrinks; modules can record a conversion the moment it happens
+    with `mark_encoding(db, key, container, b"hashtable")`."""
+    enc = marked_encoding(db, key, value)
+    if enc is not None:
+        return enc
+    enc = object_encoding(value, db.engine.config)
+    if enc in _BIG_ENCODINGS:
+        mark_encoding(db, key, value, enc)
+    return enc
+
+
+def mark_raw(db: Database, key: bytes, value: bytes) -> None:
+    """APPEND/SETRANGE results: raw whatever the length (only short ones need a mark)."""
+    if len(value) > 44:
+        unmark_encoding(db, key)
+    else:
+        mark_encoding(db, key, value, b"raw")
+
+
+def unmark_encoding(db: Database, key: bytes) -> None:
+    marks = ENCODING_MARKS.get(db)
+    if marks:
+        marks.pop(key, None)
+
+
+def marked_encoding(db: Database, key: bytes, value: Any) -> bytes | None:
+    marks = ENCODING_MARKS.get(db)
+    if marks is None:
+        return None
+    mark = marks.get(key)
+    return mark[1] if mark is not None and mark[0] is value else None
+
+
+def move_encoding_mark(
+    src: Database, key: bytes, dst: Database, newkey: bytes, value: Any, copied: Any = None
+) -> None:
+    """RENAME/MOVE/COPY keep the encoding (Redis moves the object, or duplicates it in the same
+    encoding); `copied` is the object now stored at `newkey` when it is not `value` itself."""
+    enc = marked_encoding(src, key, value)
+    if enc is not None:
+        mark_encoding(dst, newkey, value if copied is None else copied, enc)
+    else:
+        unmark_encoding(dst, newkey)
+
+
+def swap_encoding_marks(a: Database, b: Database) -> None:
+    ma, mb = ENCODING_MARKS.pop(a, None), ENCODING_MARKS.pop(b, None)
+    if mb is not None:
+        ENCODING_MARKS[a] = mb
+    if ma is not None:
+        ENCODING_MARKS[b] = ma
+
+
+def clear_encoding_marks(db: Database) -> None:
+    ENCODING_MARKS.pop(db, None)
 
 
 # --- score formatting as ZSCAN prints it -------------------------------------------------------
@@ -277,31 +368,41 @@ def _reply(cursor: int, parts: list[bytes]) -> bytes:
     return b"*2\r\n" + resp.bulk(b"%d" % cursor) + resp.array_header(len(parts)) + b"".join(parts)
 
 
-def scan_generic(c: Client, argv: list[bytes], container: Any, cursor_arg_index: int, kind: str) -> bytes:
+def scan_generic(
+    c: Client,
+    argv: list[bytes],
+    container: Any,
+    cursor_arg_index: int,
+    kind: str,
+    encoding: bytes | None = None,
+) -> bytes:
     """SCAN/HSCAN/SSCAN/ZSCAN: `argv[cursor_arg_index]` is the cursor, options follow it.
 
     `kind` is "db" (container: the Database), "hash" (dict), "set" (set) or "zset" (ZSet);
     `container` None means the key is missing (the empty scan reply, after the cursor check).
-    Replies: keys/members; field,value pairs for hashes; member,score pairs for zsets.
+    `encoding` (default: computed from the contents) decides whether a collection is small
+    (listpack/intset: returned whole) or paged. Replies: keys/members; field,value pairs for
+    hashes; member,score pairs for zsets.
     """
     cursor = parse_cursor(argv[cursor_arg_index])
     if container is None:
         return EMPTY_SCAN
     count, pattern, typ = _parse_options(argv, cursor_arg_index + 1, kind == "db")
-    config = c.engine.config
+    if encoding is None and kind != "db":
+        encoding = object_encoding(container, c.engine.config)
     if kind == "hash":
-        if hash_is_listpack(container, config):
+        if encoding == b"listpack":
             return _whole_hash(container, pattern)
         ident = container
     elif kind == "set":
-        if set_is_intset(container, config):
+        if encoding == b"intset":
             members = sorted(container, key=int)
             if pattern is not None:
                 members = [m for m in members if glob_match(pattern, m)]
             return _reply(0, [resp.bulk(m) for m in members])
         ident = container
     elif kind == "zset":
-        if zset_is_listpack(container, config):
+        if encoding == b"listpack":
             return _whole_zset(container, pattern)
         ident = container.scores  # the member -> score dict: iterable and stable
     elif kind == "db":
@@ -403,7 +504,10 @@ def scan_key(c: Client, argv: list[bytes], kind: str) -> bytes:
     """HSCAN/SSCAN/ZSCAN key cursor [MATCH p] [COUNT n], with Redis's order of checks:
     invalid cursor, then missing key (empty reply), then WRONGTYPE, then options."""
     parse_cursor(argv[2])
-    v = c.db.lookup(argv[1])
-    if v is not None and v.__class__ is not _KIND_CLASS[kind]:
+    db = c.db
+    v = db.lookup(argv[1])
+    if v is None:
+        return EMPTY_SCAN
+    if v.__class__ is not _KIND_CLASS[kind]:
         raise CommandError(WRONGTYPE)
-    return scan_generic(c, argv, v, 2, kind)
+    return scan_generic(c, argv, v, 2, kind, encoding_for(db, argv[1], v))

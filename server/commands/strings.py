@@ -13,6 +13,7 @@ import re
 from server.client import Client
 from server.commands.args import INT64_MAX, INT64_MIN, parse_int
 from server.commands.registry import command
+from server.commands.scan import ENCODING_MARKS, is_int_string, mark_encoding, mark_raw, unmark_encoding
 from server.errors import (
     EXPIRE_INVALID,
     INCR_OVERFLOW,
@@ -101,6 +102,8 @@ def set_(c: Client, argv: list[bytes]) -> bytes:
     db = c.db
     if len(argv) == 3:
         db.set(key, value)
+        if ENCODING_MARKS:
+            unmark_encoding(db, key)
         c.engine.dirty += 1
         return resp.OK
     flags, unit, exp_idx = _parse_extended(argv, True)
@@ -113,6 +116,8 @@ def set_(c: Client, argv: list[bytes]) -> bytes:
             return resp.bulk_or_null(old, c.resp)
         return resp.null(c.resp)
     db.set(key, value, keepttl=bool(flags & _KEEPTTL))
+    if ENCODING_MARKS:
+        unmark_encoding(db, key)
     if expire is not None:
         db.set_expire(key, expire)
         c.prop = [[b"SET", key, value, b"PXAT", b"%d" % expire]]
@@ -127,6 +132,8 @@ def _set_with_expire(c: Client, key: bytes, value: bytes, unit: bytes, amount: b
     when = parse_expire_option(unit, amount, name)
     db = c.db
     db.set(key, value)
+    if ENCODING_MARKS:
+        unmark_encoding(db, key)
     db.set_expire(key, when)
     c.prop = [[b"SET", key, value, b"PXAT", b"%d" % when]]
     c.engine.dirty += 1
@@ -150,6 +157,8 @@ def setnx(c: Client, argv: list[bytes]) -> bytes:
     if db.lookup(argv[1]) is not None:
         return resp.ZERO
     db.set(argv[1], argv[2])
+    if ENCODING_MARKS:
+        unmark_encoding(db, argv[1])
     c.engine.dirty += 1
     return resp.ONE
 
@@ -165,6 +174,8 @@ def _get_string(c: Client, key: bytes) -> bytes | None:
 def getset(c: Client, argv: list[bytes]) -> bytes:
     old = _get_string(c, argv[1])
     c.db.set(argv[1], argv[2])
+    if ENCODING_MARKS:
+        unmark_encoding(c.db, argv[1])
     c.engine.dirty += 1
     c.prop = [[b"SET", argv[1], argv[2]]]
     return resp.bulk_or_null(old, c.resp)
@@ -176,6 +187,8 @@ def getdel(c: Client, argv: list[bytes]) -> bytes:
     if old is None:
         return resp.null(c.resp)
     c.db.delete(argv[1])
+    if ENCODING_MARKS:
+        unmark_encoding(c.db, argv[1])
     c.engine.dirty += 1
     lazy = getattr(c.engine.config, "lazyfree_lazy_user_del", False)
     c.prop = [[b"UNLINK" if lazy else b"DEL", argv[1]]]
@@ -228,6 +241,9 @@ def mset(c: Client, argv: list[bytes]) -> bytes:
     dbset = c.db.set
     for i in range(1, len(argv), 2):
         dbset(argv[i], argv[i + 1])
+    if ENCODING_MARKS:
+        for i in range(1, len(argv), 2):
+            unmark_encoding(c.db, argv[i])
     c.engine.dirty += (len(argv) - 1) // 2
     return resp.OK
 
@@ -241,6 +257,8 @@ def msetnx(c: Client, argv: list[bytes]) -> bytes:
             return resp.ZERO
     for i in range(1, len(argv), 2):
         db.set(argv[i], argv[i + 1])
+        if ENCODING_MARKS:
+            unmark_encoding(db, argv[i])
     c.engine.dirty += (len(argv) - 1) // 2
     return resp.ONE
 
@@ -261,6 +279,8 @@ def _incr(c: Client, key: bytes, by: int) -> bytes:
     if new > INT64_MAX or new < INT64_MIN:
         raise CommandError(INCR_OVERFLOW)
     db.set(key, b"%d" % new, keepttl=True)
+    if ENCODING_MARKS:
+        unmark_encoding(db, key)
     c.engine.dirty += 1
     return resp.integer(new)
 
@@ -483,6 +503,10 @@ def incrbyfloat(c: Client, argv: list[bytes]) -> bytes:
         raise CommandError(NAN_OR_INF) from None
     new = _ext_format(total)
     db.set(key, new, keepttl=True)
+    if is_int_string(new):
+        mark_encoding(db, key, new, b"embstr")  # Redis never int-encodes INCRBYFLOAT's result
+    elif ENCODING_MARKS:
+        unmark_encoding(db, key)
     c.engine.dirty += 1
     c.prop = [[b"SET", key, new, b"KEEPTTL"]]
     return resp.bulk(new)
@@ -505,11 +529,14 @@ def append(c: Client, argv: list[bytes]) -> bytes:
     v = db.lookup(key)
     if v is None:
         new = extra
+        if ENCODING_MARKS:
+            unmark_encoding(db, key)  # a new key is encoded as SET would (int/embstr/raw)
     elif v.__class__ is not bytes:
         raise CommandError(WRONGTYPE)
     else:
         _check_length(c, len(v), len(extra))
         new = v + extra
+        mark_raw(db, key, new)  # appended-to strings are raw in Redis, whatever the length
     db.set(key, new, keepttl=True)
     c.engine.dirty += 1
     return resp.integer(len(new))
@@ -571,6 +598,7 @@ def setrange(c: Client, argv: list[bytes]) -> bytes:
         else:
             new = v[:offset] + piece + v[offset + len(piece) :]
     db.set(key, new, keepttl=True)
+    mark_raw(db, key, new)  # SETRANGE always leaves a raw string
     c.engine.dirty += 1
     return resp.integer(len(new))
 

@@ -779,3 +779,117 @@ def test_cursor_parsing(local: Local) -> None:
         assert local("scan", cursor) == b"-ERR invalid cursor\r\n", cursor
     assert scanmod.parse_cursor(b"-1") == 2**64 - 1
     assert scanmod.parse_cursor(b"-18446744073709551615") == 1
+
+
+def test_string_encoding_history_matches_stock(both: tuple[RespConn, RespConn]) -> None:
+    """APPEND and SETRANGE leave raw strings (even short or numeric ones) until overwritten;
+    RENAME, MOVE, COPY and SWAPDB carry the encoding along, as in Redis."""
+    assert_same(
+        both,
+        lines(
+            """
+            flushall
+            set k 1
+            object encoding k
+            append k 2
+            object encoding k
+            get k
+            rename k k2
+            object encoding k2
+            copy k2 k3
+            object encoding k3
+            move k3 1
+            select 1
+            object encoding k3
+            select 0
+            swapdb 0 1
+            object encoding k3
+            swapdb 0 1
+            set k2 12
+            object encoding k2
+            append new 5
+            object encoding new
+            append new ""
+            object encoding new
+            set a a
+            append a ""
+            object encoding a
+            set a a
+            object encoding a
+            setrange r 0 7
+            object encoding r
+            set r 7
+            setrange r 0 ""
+            object encoding r
+            setrange r 0 8
+            object encoding r
+            incr r
+            object encoding r
+            append r x
+            incrbyfloat r 1
+            set r 1
+            append r 5
+            incrbyfloat r 1
+            object encoding r
+            object refcount r
+            append r 0
+            object refcount r
+            getset r 5
+            object refcount r
+            object encoding r
+            append r 0
+            del r
+            set r 50
+            object encoding r
+            append r 0
+            flushall
+            set r 500
+            object encoding r
+            """
+        ),
+    )
+
+
+def test_collection_encoding_sticks_once_seen(both: tuple[RespConn, RespConn]) -> None:
+    """Redis never converts a collection back to its small encoding when it shrinks; once our
+    server has seen (or been told of) the conversion, it answers the same, COPY included."""
+    script = lines(
+        """
+        flushall
+        sadd s a 1 2
+        object encoding s
+        srem s a
+        object encoding s
+        copy s s2
+        object encoding s2
+        rename s2 s3
+        object encoding s3
+        sadd i 1 2 3
+        object encoding i
+        copy i i2
+        object encoding i2
+        """
+    )
+    script.append(["hset", "h", "f", "v" * 65])
+    script += lines(
+        """
+        object encoding h
+        hset h f short
+        object encoding h
+        hscan h 0
+        """
+    )
+    assert_same(both, script)
+
+
+def test_unsupported_option_text_matches_stock(both: tuple[RespConn, RespConn]) -> None:
+    """Redis prints the option with %s: it stops at NUL, other bytes come back as sent."""
+    assert_same(
+        both,
+        [
+            ["set", "k", "v"],
+            ["expire", "k", "10", b"bin\x00\xff\r\n"],
+            ["pexpire", "k", "10", b"\xff\xfe"],
+            ["expireat", "k", "10", b"nx", b"caf\xc3\xa9"],
+        ],
+    )
