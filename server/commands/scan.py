@@ -12,11 +12,14 @@ an error, so the cursor here names a *snapshot*:
   filters by MATCH/TYPE, and returns cursor `snapshot_id << 32 | position`, or 0 at the end.
 - Every element present for the whole scan was in the snapshot, so it is returned (the
   guarantee); elements added during the scan may or may not be (Redis says the same).
-- A cursor that names no cached snapshot of *this* container (evicted under memory pressure,
-  made up, from another key, from before a restart or FLUSH/SWAPDB replaced the container)
-  restarts the scan from a fresh snapshot. That can return duplicates, which Redis allows,
-  but never skips an element. The cache holds up to `MAX_SNAPSHOTS` snapshots and
-  `MAX_SNAPSHOT_ITEMS` references in all, evicting the least recently used first.
+- A cursor this server issued whose snapshot is gone (evicted under memory pressure, used on
+  another key, or FLUSH/SWAPDB replaced the container) restarts the scan from a fresh
+  snapshot. That can return duplicates, which Redis allows, but never skips an element. The
+  cache holds up to `MAX_SNAPSHOTS` snapshots and `MAX_SNAPSHOT_ITEMS` references in all,
+  evicting the least recently used first.
+- A cursor it never issued (made up, such as -1, or from before a restart) ends the scan:
+  cursor 0 and no elements, one of the answers Redis gives for such cursors ("undefined
+  behaviour, never a crash").
 - Small collections that Redis keeps listpack/intset-encoded are returned whole in one call
   with cursor 0, in Redis's order (insertion order for hashes, ascending score for zsets,
   ascending integers for intsets), whatever COUNT says, exactly as Redis does.
@@ -262,11 +265,16 @@ class ScanCache:
     def __init__(self) -> None:
         self.snaps: OrderedDict[int, _Snapshot] = OrderedDict()
         self.next_id = 1
+        self.wrapped = False
         self.total_items = 0
 
     def start(self, container: Any, items: list[bytes]) -> int:
         sid = self.next_id
-        self.next_id = sid + 1 if sid < _POS_MASK else 1
+        if sid < _POS_MASK:
+            self.next_id = sid + 1
+        else:
+            self.next_id = 1
+            self.wrapped = True
         old = self.snaps.pop(sid, None)
         if old is not None:
             self.total_items -= len(old.items)
@@ -278,6 +286,10 @@ class ScanCache:
             _, ev = self.snaps.popitem(last=False)
             self.total_items -= len(ev.items)
         return sid
+
+    def issued(self, sid: int) -> bool:
+        """Whether a cursor with this snapshot id can have come from this server."""
+        return 0 < sid <= _POS_MASK and (self.wrapped or sid < self.next_id)
 
     def get(self, sid: int, container: Any) -> _Snapshot | None:
         snap = self.snaps.get(sid)
@@ -415,6 +427,8 @@ def scan_generic(
     pos = cursor & _POS_MASK
     snap = cache.get(sid, ident) if cursor else None
     if snap is None:
+        if cursor and not cache.issued(sid):
+            return EMPTY_SCAN
         if not ident:
             return EMPTY_SCAN
         sid = cache.start(ident, list(ident))
