@@ -118,12 +118,19 @@ class Engine:
         name = argv[0].lower()
         cmd = TABLE.get(name)
         try:
+            # CLIENT LIST's cmd=: Redis records the command as soon as it is looked up (queued
+            # and rejected ones too), "NULL" when there is no such command or subcommand.
             if cmd is None:
+                c.last_cmd = b"NULL"
                 raise errors.unknown_command(argv[0], argv[1:])
             if cmd.subcommands:
+                sub = cmd.subcommands.get(argv[1].lower()) if len(argv) > 1 else None
+                c.last_cmd = cmd.name if len(argv) == 1 else b"NULL" if sub is None else cmd.name + b"|" + sub.name
                 cmd = self._subcommand(cmd, argv)
-            elif (cmd.arity > 0 and len(argv) != cmd.arity) or len(argv) < -cmd.arity:
-                raise errors.wrong_arity(argv[0])
+            else:
+                c.last_cmd = cmd.name
+                if (cmd.arity > 0 and len(argv) != cmd.arity) or len(argv) < -cmd.arity:
+                    raise errors.wrong_arity(argv[0])
             if not c.authenticated and not cmd.no_auth:
                 raise CommandError(errors.NOAUTH)
             is_write, denyoom = cmd.is_write, cmd.is_denyoom
