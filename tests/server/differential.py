@@ -436,6 +436,13 @@ class Gen:
             return self.rng.choice(GOOD_FLOATS)
         return b"%d" % self.rng.randint(-5, 20)
 
+    def weight(self) -> bytes:
+        """A ZUNION/ZINTER weight; zero weights only in the `zero_weights` op (an open -0 bug)."""
+        while True:
+            w = self.float_(bad=0.05)
+            if w not in (b"0", b"-0"):
+                return w
+
     def count(self) -> bytes:
         return self.int_(-3, 6, bad=0.06)
 
@@ -668,6 +675,18 @@ def _bits(g: Gen) -> list[list[bytes]]:
         argv.append(g.int_(-5, 5))
         if g.maybe():
             argv.append(g.int_(-5, 5))
+    return [argv]
+
+
+@op("lcs_substr", "string", "lcs substr", 0.5)
+def _lcs(g: Gen) -> list[list[bytes]]:
+    if g.maybe(0.3):
+        return _one(b"SUBSTR", g.key(), g.int_(-5, 5), g.int_(-5, 5))
+    argv = [b"LCS", g.key(), g.key()]
+    for _ in range(g.rng.choice([0, 0, 1, 2])):
+        argv += g.rng.choice(
+            [[b"LEN"], [b"IDX"], [b"MINMATCHLEN", g.int_(0, 3)], [b"WITHMATCHLEN"], [b"BAD"]]
+        )
     return [argv]
 
 
@@ -919,10 +938,46 @@ def _lmpop(g: Gen) -> list[list[bytes]]:
     return [argv]
 
 
-@op("blocking_pop", "list", "blpop brpop", 0.3)
+@op("blocking_pop", "list", "blpop brpop", 0.3, mutate=False)
 def _bpop(g: Gen) -> list[list[bytes]]:
     # Only tiny timeouts: on an empty key both servers wait the same 10 ms and answer nil.
     return [[g.pick(b"BLPOP", b"BRPOP"), *g.keys(1, 2), g.pick(b"0.01", b"0.01", b"-1", b"abc")]]
+
+
+@op("blocking_variants", "list", "blmove brpoplpush blmpop bzpopmin bzpopmax bzmpop", 0.4, mutate=False)
+def _blocking_variants(g: Gen) -> list[list[bytes]]:
+    # Tiny timeouts only: both servers wait the same 10 ms on empty keys, then answer nil.
+    t = g.pick(b"0.01", b"0.01", b"0.01", b"-1", b"abc")
+    which = g.rng.randrange(6)
+    if which == 0:
+        return _one(b"BLMOVE", g.key(), g.key(), g.pick(b"LEFT", b"RIGHT"), g.pick(b"LEFT", b"RIGHT"), t)
+    if which == 1:
+        return _one(b"BRPOPLPUSH", g.key(), g.key(), t)
+    if which == 2:
+        ks = g.keys(1, 2)
+        return [
+            [
+                b"BLMPOP",
+                t,
+                b"%d" % len(ks),
+                *ks,
+                g.pick(b"LEFT", b"RIGHT"),
+                *([b"COUNT", g.count()] if g.maybe() else []),
+            ]
+        ]
+    if which == 5:
+        ks = g.keys(1, 2)
+        return [
+            [
+                b"BZMPOP",
+                t,
+                b"%d" % len(ks),
+                *ks,
+                g.pick(b"MIN", b"MAX"),
+                *([b"COUNT", g.count()] if g.maybe() else []),
+            ]
+        ]
+    return [[g.pick(b"BZPOPMIN", b"BZPOPMAX"), *g.keys(1, 2), t]]
 
 
 # ---- sets ----
@@ -1136,12 +1191,19 @@ def _zsetops(g: Gen) -> list[list[bytes]]:
     argv += [n, *ks]
     if which not in (2, 5):
         if g.maybe(0.4):
-            argv += [b"WEIGHTS", *[g.float_(bad=0.05) for _ in ks]]
+            argv += [b"WEIGHTS", *[g.weight() for _ in ks]]
         if g.maybe(0.3):
             argv += [b"AGGREGATE", g.pick(b"SUM", b"MIN", b"MAX", b"AVG")]
     if which < 3 and g.maybe(0.5):
         argv.append(b"WITHSCORES")
     return [argv]
+
+
+@op("zero_weights", "zset", "zunion zinter zunionstore zinterstore", 0.3)
+def _zero_weights(g: Gen) -> list[list[bytes]]:
+    ks = g.keys(1, 3)
+    name = g.pick(b"ZUNION", b"ZINTER")
+    return [[name, b"%d" % len(ks), *ks, b"WEIGHTS", *[g.pick(b"0", b"-0", b"1") for _ in ks], b"WITHSCORES"]]
 
 
 @op("zrandmember", "zset", "zrandmember", 0.5)
@@ -1183,7 +1245,10 @@ def _ping(g: Gen) -> list[list[bytes]]:
 
 @op("unknown", "connection", "", 0.15)
 def _unknown(g: Gen) -> list[list[bytes]]:
-    return [[g.pick(b"NOSUCHCMD", b"GETT", b""), *[g.printable() for _ in range(g.rng.randint(0, 3))]]]
+    # Short arguments: Redis cuts the quoted list at 128 characters (see the reproducer
+    # unknown-command-many-or-long-args for longer ones).
+    args = [v for v in (g.printable() for _ in range(g.rng.randint(0, 3))) if len(v) < 20]
+    return [[g.pick(b"NOSUCHCMD", b"GETT", b""), *args]]
 
 
 BINARY_JUNK = [b"bin\x00\xff\r\n", b"\xff\xfe", b"a\x00b", b"caf\xc3\xa9", b"\x01\x7f"]
@@ -1203,6 +1268,24 @@ def _binary_in_error_text(g: Gen) -> list[list[bytes]]:
             ]
         )
     ]
+
+
+@op("publish", "pubsub", "publish spublish pubsub", 0.3)
+def _publish(g: Gen) -> list[list[bytes]]:
+    # No subscribers in a stream: receivers are 0 and the introspection lists are empty.
+    which = g.rng.randrange(4)
+    if which == 0:
+        return _one(g.pick(b"PUBLISH", b"SPUBLISH"), g.key(), g.value())
+    if which == 1:
+        return _one(b"PUBSUB", b"CHANNELS", *([b"*"] if g.maybe() else []))
+    if which == 2:
+        return _one(b"PUBSUB", b"NUMSUB", *g.keys(0, 2))
+    return _one(b"PUBSUB", b"NUMPAT")
+
+
+@op("flushall", "keys", "flushall", 0.03)
+def _flushall(g: Gen) -> list[list[bytes]]:
+    return _one(b"FLUSHALL", *([g.pick(b"SYNC", b"ASYNC", b"BAD")] if g.maybe(0.3) else []))
 
 
 # ---- transactions ----
@@ -1234,6 +1317,7 @@ def _stray(g: Gen) -> list[list[bytes]]:
 KNOWN_MISMATCH_OPS: dict[str, str] = {
     "zlex_mixed_scores": "lex ranges over members with different scores differ from Redis's listpack/skiplist walk",
     "binary_in_error_text": "error messages quoting user input re-encode non-ASCII bytes and do not stop at NUL",
+    "zero_weights": "a -0 score (negative score x weight 0) is rendered 0 instead of Redis's -0",
     "watch": "the engine invalidates WATCH on the read-only source keys of *STORE/COPY commands",
 }
 
@@ -1476,7 +1560,7 @@ class StreamRunner:
             self.ours.send(argv)
             ours = self.ours.read()
         except (ReplyTimeout, ConnectionClosed, OSError, MalformedReply) as e:
-            note = f"ours failed: {type(e).__name__}: {e}"
+            note = (note + "; " if note else "") + f"ours failed: {type(e).__name__}: {e}"
         return ours, stock, note
 
     def run(self, stream: Sequence[list[bytes]], seed: int, keep_going: bool = False) -> list[Mismatch]:
