@@ -218,7 +218,7 @@ def test_redis_py_reports_its_library_with_setinfo(ours: ServerProcess) -> None:
     r = redis.Redis(host="127.0.0.1", port=ours.port, socket_timeout=10)
     try:
         info = r.client_info()
-        assert info["lib-name"].startswith("redis-py")
+        assert str(info["lib-name"]).startswith("redis-py")
         assert info["lib-ver"] == redis.__version__
     finally:
         r.close()
