@@ -23,6 +23,7 @@ from server.commands.transactions import discard_transaction, unwatch_all
 from server.config import Config, ConfigError
 from server.errors import CommandError
 from server.glob import match as glob_match
+from server.instrument import AdminState
 from server.keyspace import Database, Keyspace
 from server.memory import MemoryManager
 from server.protocol import resp
@@ -109,6 +110,11 @@ class Engine:
         self.ops_samples: list[tuple[float, int]] = []
         self.lastsave = int(time.time())
         self.apply_memory_policy()
+        # Admin layer (INFO, DEBUG, replication IDs for INFO when no replication layer runs).
+        self.replid = os.urandom(20).hex()
+        self.errorstats: dict[str, int] = {}  # INFO errorstats: error code -> count
+        self.active_expire_enabled = True  # DEBUG SET-ACTIVE-EXPIRE
+        self.admin = AdminState(self)  # slow log, latency monitor, MONITOR, command timing
 
     # --- command execution ---------------------------------------------------------------------
 
@@ -154,7 +160,7 @@ class Engine:
         except CommandError as e:
             if cmd is not None:
                 cmd.rejected_calls += 1
-            self.stat_total_error_replies += 1
+            self.count_error(e.msg)
             if cmd is not None and cmd.name == b"exec":
                 # Redis's execCommandAbort, MULTI or not: the reason without a generic "ERR ".
                 discard_transaction(c)
@@ -167,6 +173,8 @@ class Engine:
 
     def _subcommand(self, cmd: Command, argv: list[bytes]) -> Command:
         if len(argv) < 2:
+            if cmd.arity == -1:
+                return cmd  # a command that also runs bare (COMMAND)
             raise errors.wrong_arity(argv[0])
         sub = cmd.subcommands.get(argv[1].lower())
         if sub is None:
@@ -192,7 +200,7 @@ class Engine:
             r = cmd.handler(c, argv)
         except CommandError as e:
             cmd.failed_calls += 1
-            self.stat_total_error_replies += 1
+            self.count_error(e.msg)
             r = e.reply
         except Exception as e:  # a bug must cost one reply, never the server
             self.stat_unexpected_error_replies += 1
@@ -413,7 +421,7 @@ class Engine:
         self.ops_samples.append((now_s, self.stat_numcommands))
         if len(self.ops_samples) > 16:
             del self.ops_samples[0]
-        if not self.is_replica and not self.writes_paused:
+        if not self.is_replica and not self.writes_paused and self.active_expire_enabled:
             from server.keyspace import now_ms
 
             now = now_ms()
@@ -427,6 +435,13 @@ class Engine:
             hook = self.hooks.get(name)
             if hook is not None:
                 hook()
+        self.admin.cron()
+
+    def count_error(self, msg: str) -> None:
+        """An error reply was sent: total_error_replies and INFO errorstats (by error code)."""
+        self.stat_total_error_replies += 1
+        code = msg.split(" ", 1)[0] if " " in msg[:32] else "ERR"
+        self.errorstats[code] = self.errorstats.get(code, 0) + 1
 
     def ops_per_sec(self) -> int:
         s = self.ops_samples

@@ -194,6 +194,7 @@ class MemoryManager:
         self._cal_blocks = sys.getallocatedblocks()
         stats = pymalloc_stats()
         self._cal_bytes = stats[0] if stats is not None else self._cal_blocks * 64
+        self._arena_bytes = stats[1] if stats is not None else self._cal_bytes
         self._marginal = self._cal_bytes / max(self._cal_blocks, 1)
         self._cal_at = time.monotonic()
         self._cal_cost = 0.0
@@ -213,6 +214,10 @@ class MemoryManager:
         at the average size of the blocks that arrived between the last two calibrations."""
         blocks = sys.getallocatedblocks()
         return int(self._cal_bytes + (blocks - self._cal_blocks) * self._marginal)
+
+    def pymalloc_arena_bytes(self) -> int:
+        """Bytes of pymalloc arenas at the last calibration (allocated plus free blocks)."""
+        return max(self._arena_bytes, self.pymalloc_bytes())
 
     def used(self) -> int:
         """A fresh used_memory measurement (also updates the cache and the peak)."""
@@ -247,6 +252,7 @@ class MemoryManager:
         if abs(db) >= 1000:
             self._marginal = max(16.0, min(512.0, (nbytes - self._cal_bytes) / db))
         self._cal_blocks, self._cal_bytes = blocks, nbytes
+        self._arena_bytes = stats[1]
         self._cal_at = time.monotonic()
         self._cal_cost = time.perf_counter() - t0
 
