@@ -160,6 +160,7 @@ def mark_encoding(db: Database, key: bytes, value: Any, encoding: bytes) -> None
 
 
 _BIG_ENCODINGS = (b"hashtable", b"skiplist")
+_STICKY_MAX_LEN = 512  # the largest small-encoding threshold (set-max-intset-entries)
 
 
 def encoding_for(db: Database, key: bytes, value: Any) -> bytes:
@@ -172,7 +173,10 @@ def encoding_for(db: Database, key: bytes, value: Any) -> bytes:
     if enc is not None:
         return enc
     enc = object_encoding(value, db.engine.config)
-    if enc in _BIG_ENCODINGS:
+    if enc in _BIG_ENCODINGS and len(value) <= _STICKY_MAX_LEN:
+        # Only a collection small enough to pass for listpack/intset needs remembering; the
+        # bound also caps what a stale mark (the key deleted elsewhere) keeps alive until the
+        # next sweep.
         mark_encoding(db, key, value, enc)
     return enc
 
