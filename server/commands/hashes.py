@@ -13,7 +13,7 @@ import re
 from server.client import Client
 from server.commands.args import INT64_MAX, INT64_MIN, parse_int
 from server.commands.registry import command
-from server.commands.scan import scan_key
+from server.commands.scan import mark_encoding, scan_key
 from server.commands.sets import (
     LONG_RANGE,
     MAX_REPEATED_PICKS,
@@ -27,6 +27,8 @@ from server.commands.sets import (
 from server.errors import INCR_OVERFLOW, NAN_OR_INF, NOT_FLOAT, SYNTAX, WRONGTYPE, CommandError, wrong_arity
 from server.protocol import resp
 
+_LISTPACK_ENTRIES = 128  # Redis 7.0's defaults, when the config does not carry the directives
+_LISTPACK_VALUE = 64
 HASH_NOT_INTEGER = "ERR hash value is not an integer"
 HASH_NOT_FLOAT = "ERR hash value is not a float"
 VALUE_NAN_OR_INF = "ERR value is NaN or Infinity"
@@ -56,16 +58,44 @@ def _lookup_or_create(c: Client, key: bytes) -> dict[bytes, bytes]:
 # --- HSET family ---------------------------------------------------------------------------------
 
 
-def _update(h: dict[bytes, bytes], argv: list[bytes]) -> None:
+def _limits(c: Client) -> tuple[int, int]:
+    config = c.engine.config
+    return (
+        int(getattr(config, "hash_max_listpack_entries", _LISTPACK_ENTRIES)),
+        int(getattr(config, "hash_max_listpack_value", _LISTPACK_VALUE)),
+    )
+
+
+def _note_shrink(c: Client, key: bytes, h: dict[bytes, bytes]) -> None:
+    """`h` was hashtable-encoded in Redis (too many fields, or a long field or value) and
+    just lost fields or long values: Redis never converts back to a listpack, but encodings
+    here follow contents, so record the sticky one if the contents now look small."""
+    entries, vmax = _limits(c)
+    if h and len(h) <= entries and all(len(f) <= vmax and len(v) <= vmax for f, v in h.items()):
+        mark_encoding(c.db, key, h, b"hashtable")
+
+
+def _update(c: Client, key: bytes, h: dict[bytes, bytes], argv: list[bytes]) -> None:
     """Set the field/value pairs of argv[2:], reporting new fields to a random-pick pool."""
+    shrinks = False
+    if h:
+        entries, vmax = _limits(c)
+        if len(h) <= entries:  # (a hash with too many fields stays big whatever HSET writes)
+            if len(argv) == 4:
+                old = h.get(argv[2])
+                shrinks = old is not None and len(old) > vmax
+            else:
+                shrinks = any(len(h.get(f, b"")) > vmax for f in argv[2::2])
     p = pool_of(h)
     if p is None:
         h.update(zip(argv[2::2], argv[3::2], strict=True))
-        return
-    for f, v in zip(argv[2::2], argv[3::2], strict=True):
-        if f not in h:
-            p.added(f)
-        h[f] = v
+    else:
+        for f, v in zip(argv[2::2], argv[3::2], strict=True):
+            if f not in h:
+                p.added(f)
+            h[f] = v
+    if shrinks:  # a long value was overwritten: the hash may look like a listpack again
+        _note_shrink(c, key, h)
 
 
 @command("hset", -4, "write denyoom fast", 1, 1, 1, group="hash")
@@ -75,7 +105,7 @@ def hset(c: Client, argv: list[bytes]) -> bytes:
         raise wrong_arity(b"hset")
     h = _lookup_or_create(c, argv[1])
     before = len(h)
-    _update(h, argv)
+    _update(c, argv[1], h, argv)
     c.engine.dirty += (n - 2) >> 1
     return resp.integer(len(h) - before)
 
@@ -86,7 +116,7 @@ def hmset(c: Client, argv: list[bytes]) -> bytes:
     if n & 1:
         raise wrong_arity(b"hmset")
     h = _lookup_or_create(c, argv[1])
-    _update(h, argv)
+    _update(c, argv[1], h, argv)
     c.engine.dirty += (n - 2) >> 1
     return resp.OK
 
@@ -190,10 +220,14 @@ def hdel(c: Client, argv: list[bytes]) -> bytes:
     if h is None:
         return resp.ZERO
     deleted = 0
+    longest = 0
+    before = len(h)
     p = pool_of(h)
     for f in argv[2:]:
-        if h.pop(f, None) is not None:
+        v = h.pop(f, None)
+        if v is not None:
             deleted += 1
+            longest = max(longest, len(f), len(v))
             if p is not None:
                 p.removed(f)
             if not h:
@@ -202,6 +236,10 @@ def hdel(c: Client, argv: list[bytes]) -> bytes:
         if not h:
             forget_pool(h)
             c.db.delete(key)
+        else:
+            entries, vmax = _limits(c)
+            if before > entries or longest > vmax:
+                _note_shrink(c, key, h)
         c.engine.dirty += deleted
     return resp.integer(deleted)
 
@@ -254,6 +292,8 @@ def hincrbyfloat(c: Client, argv: list[bytes]) -> bytes:
     h[field] = text
     if p is not None:
         p.added(field)
+    elif old is not None and len(old) > _limits(c)[1]:
+        _note_shrink(c, key, h)
     c.engine.dirty += 1
     c.prop = [[b"HSET", key, field, text]]
     return resp.bulk(text)

@@ -23,7 +23,7 @@ from typing import Any
 from server.client import Client
 from server.commands.args import INT64_MAX, parse_int
 from server.commands.registry import command
-from server.commands.scan import is_int_string, scan_key
+from server.commands.scan import is_int_string, mark_encoding, scan_key, unmark_encoding
 from server.errors import SYNTAX, WRONGTYPE, CommandError
 from server.protocol import resp
 
@@ -36,6 +36,7 @@ LIMIT_NEGATIVE = "ERR LIMIT can't be negative"
 # Beyond this many repeated picks a reply could never be built (Redis would run out of memory).
 MAX_REPEATED_PICKS = 1 << 32
 _EMPTY_SET3 = b"~0\r\n"
+_SPOP_MOVE_STRATEGY_MUL = 5  # Redis's threshold between popping in place and rebuilding
 _INTSET_DEFAULT = 512
 
 # --- random picks ---------------------------------------------------------------------------------
@@ -238,6 +239,24 @@ def _ordered(c: Client, members: set[bytes]) -> Iterable[bytes]:
     return members
 
 
+def _intset_limit(c: Client) -> int:
+    return int(getattr(c.engine.config, "set_max_intset_entries", _INTSET_DEFAULT))
+
+
+def _note_shrink(c: Client, key: bytes, s: set[bytes], before: int, removed: Iterable[bytes]) -> None:
+    """Redis 7.0 never turns a hashtable-encoded set back into an intset. Encodings here are
+    derived from contents, so when removals leave intset-like contents in a set that was a
+    hashtable (too big, or holding a non-integer), record the sticky encoding for OBJECT
+    ENCODING and SSCAN. Cheap unless the set is small."""
+    limit = _intset_limit(c)
+    if not s or len(s) > limit:
+        return
+    if before <= limit and all(map(is_int_string, removed)):
+        return  # it was an intset already
+    if all(map(is_int_string, s)):
+        mark_encoding(c.db, key, s, b"hashtable")
+
+
 def _set_reply(c: Client, members: set[bytes]) -> bytes:
     if not members:
         return _EMPTY_SET3 if c.resp == 3 else resp.EMPTY_ARRAY
@@ -315,21 +334,26 @@ def srem(c: Client, argv: list[bytes]) -> bytes:
     if s is None:
         return resp.ZERO
     before = len(s)
+    members = argv[2:]
+    # what is removed matters for the sticky encoding only if the set can end up small
+    present = [m for m in members if m in s] if before - len(members) <= _intset_limit(c) else ()
     p = pool_of(s)
     if p is not None:
-        for m in argv[2:]:
+        for m in members:
             if m in s:
                 s.remove(m)
                 p.removed(m)
     elif len(argv) == 3:
         s.discard(argv[2])
     else:
-        s.difference_update(argv[2:])
+        s.difference_update(members)
     deleted = before - len(s)
     if deleted:
         if not s:
             forget_pool(s)
             c.db.delete(key)
+        else:
+            _note_shrink(c, key, s, before, present)
         c.engine.dirty += deleted
     return resp.integer(deleted)
 
@@ -383,8 +407,10 @@ def smove(c: Client, argv: list[bytes]) -> bytes:
     if not src:
         forget_pool(src)
         db.delete(src_key)
-    elif p is not None:
-        p.removed(member)
+    else:
+        if p is not None:
+            p.removed(member)
+        _note_shrink(c, src_key, src, len(src) + 1, (member,))
     engine = c.engine
     engine.dirty += 1
     if dst is None:
@@ -420,6 +446,8 @@ def spop(c: Client, argv: list[bytes]) -> bytes:
     if not s:
         forget_pool(s)
         c.db.delete(key)
+    else:
+        _note_shrink(c, key, s, len(s) + 1, (member,))
     c.engine.dirty += 1
     c.prop = [[b"SREM", key, member]]
     return resp.bulk(member)
@@ -444,9 +472,14 @@ def _spop_count(c: Client, argv: list[bytes]) -> bytes:
         c.db.delete(key)
         c.prop = [[b"DEL", key]]
         return reply
+    before = len(s)
     picked, items, indexes = random_sample(s, count, engine.rng)
     s.difference_update(picked)
     _pool_take(s, items, indexes)
+    if (before - count) * _SPOP_MOVE_STRATEGY_MUL > count:
+        _note_shrink(c, key, s, before, picked)  # Redis pops from the set itself
+    else:
+        unmark_encoding(c.db, key)  # Redis builds a new set of the remaining members
     c.prop = [[b"SREM", key, m] for m in picked]
     return resp.bulk_set(picked, c.resp)
 
