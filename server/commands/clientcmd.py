@@ -24,7 +24,13 @@ _ADMIN = "admin noscript loading stale"
 UNBLOCKED_ERROR = b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
 TRACKING_UNSUPPORTED = "ERR CLIENT TRACKING ON is not supported by this server (no client-side caching)"
 
-_TYPES = {b"normal": "normal", b"slave": "replica", b"replica": "replica", b"pubsub": "pubsub", b"master": "master"}
+_TYPES = {
+    b"normal": "normal",
+    b"slave": "replica",
+    b"replica": "replica",
+    b"pubsub": "pubsub",
+    b"master": "master",
+}
 
 _HELP = [
     "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",

@@ -169,7 +169,10 @@ END = b"__end_of_script__"
 _MASKS = [
     (re.compile(rb"\bid=\d+"), b"id=#"),
     (re.compile(rb"\b(l?addr)=\S+"), rb"\1=#"),
-    (re.compile(rb"\b(fd|age|idle|qbuf|qbuf-free|argv-mem|multi-mem|rbs|rbp|obl|oll|omem|tot-mem)=\d+"), rb"\1=#"),
+    (
+        re.compile(rb"\b(fd|age|idle|qbuf|qbuf-free|argv-mem|multi-mem|rbs|rbp|obl|oll|omem|tot-mem)=\d+"),
+        rb"\1=#",
+    ),
     (re.compile(rb" lib-name=\S* lib-ver=\S*"), b""),
 ]
 _HELLO_ID = re.compile(rb"(\$2\r\nid\r\n):\d+\r\n")

@@ -176,7 +176,9 @@ def _list_lines(reply: bytes) -> list[bytes]:
     return [ln for ln in body.split(b"\n") if ln]
 
 
-def test_client_list_fields_match_stock_and_describe_the_connection(ours: ServerProcess, stock: ServerProcess) -> None:
+def test_client_list_fields_match_stock_and_describe_the_connection(
+    ours: ServerProcess, stock: ServerProcess
+) -> None:
     keys = {}
     for name, sp in (("ours", ours), ("stock", stock)):
         with Raw(sp.port) as c:
@@ -194,7 +196,13 @@ def test_client_list_fields_match_stock_and_describe_the_connection(ours: Server
             assert f["addr"] == f"{local[0]}:{local[1]}"
             assert f["laddr"] == f"127.0.0.1:{sp.port}"
             assert (f["name"], f["db"], f["sub"], f["psub"], f["ssub"]) == ("lister", "2", "1", "0", "2")
-            assert (f["flags"], f["multi"], f["cmd"], f["user"], f["resp"]) == ("P", "-1", "client|info", "default", "3")
+            assert (f["flags"], f["multi"], f["cmd"], f["user"], f["resp"]) == (
+                "P",
+                "-1",
+                "client|info",
+                "default",
+                "3",
+            )
             assert int(f["id"]) == int(c.call("CLIENT", "ID")[1:-2])
             keys[name] = list(f)
     # Redis 7.0's fields in Redis's order; 7.2's lib-name and lib-ver at the end.
@@ -205,9 +213,13 @@ def test_client_list_filters(srv: ServerProcess) -> None:
     with Raw(srv.port) as a, Raw(srv.port) as b, Raw(srv.port) as q:
         ida, idb = client_id(a), client_id(b)
         b.call("SUBSCRIBE", "flt:ch")
-        pubsub_ids = {int(_fields(ln)["id"]) for ln in _list_lines(q.call("CLIENT", "LIST", "TYPE", "PUBSUB"))}
+        pubsub_ids = {
+            int(_fields(ln)["id"]) for ln in _list_lines(q.call("CLIENT", "LIST", "TYPE", "PUBSUB"))
+        }
         assert idb in pubsub_ids and ida not in pubsub_ids
-        normal_ids = {int(_fields(ln)["id"]) for ln in _list_lines(q.call("CLIENT", "LIST", "TYPE", "normal"))}
+        normal_ids = {
+            int(_fields(ln)["id"]) for ln in _list_lines(q.call("CLIENT", "LIST", "TYPE", "normal"))
+        }
         assert ida in normal_ids and idb not in normal_ids
         lines = _list_lines(q.call("CLIENT", "LIST", "ID", str(idb), "999999", str(ida)))
         assert [int(_fields(ln)["id"]) for ln in lines] == [idb, ida]  # in the order asked
@@ -236,7 +248,10 @@ def test_setinfo_validation_as_redis_7_2(ours: ServerProcess) -> None:
             b"-ERR LIB-VER cannot contain spaces, newlines or special characters.\r\n"
         )
         assert c.call("CLIENT", "SETINFO", "color", "red") == b"-ERR Unrecognized option 'color'\r\n"
-        assert c.call("CLIENT", "SETINFO", "lib-name") == b"-ERR wrong number of arguments for 'client|setinfo' command\r\n"
+        assert (
+            c.call("CLIENT", "SETINFO", "lib-name")
+            == b"-ERR wrong number of arguments for 'client|setinfo' command\r\n"
+        )
         assert c.call("CLIENT", "SETINFO", "lib-name", "") == b"+OK\r\n"  # clears it
         assert b" lib-name= lib-ver=1.2.3\n" in c.call("CLIENT", "INFO")
         assert c.call("RESET") == b"+RESET\r\n"  # RESET keeps what describes the library

@@ -214,7 +214,10 @@ def test_numpat_counts_distinct_patterns_and_numsub_only_channels(srv: ServerPro
         b.call("PSUBSCRIBE", "n:x*")
         a.call("SUBSCRIBE", "n:ch")
         assert q.call("PUBSUB", "NUMPAT") == b":%d\r\n" % (base + 2)
-        assert q.call("PUBSUB", "NUMSUB", "n:ch", "n:none") == b"*4\r\n$4\r\nn:ch\r\n:1\r\n$6\r\nn:none\r\n:0\r\n"
+        assert (
+            q.call("PUBSUB", "NUMSUB", "n:ch", "n:none")
+            == b"*4\r\n$4\r\nn:ch\r\n:1\r\n$6\r\nn:none\r\n:0\r\n"
+        )
         assert q.call("PUBSUB", "CHANNELS", "n:*") == b"*1\r\n$4\r\nn:ch\r\n"
         # A client on the channel and on two matching patterns receives it three times.
         b.call("SUBSCRIBE", "n:ch")

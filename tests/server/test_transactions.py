@@ -184,17 +184,23 @@ CLEAN = b"*1\r\n+PONG\r\n"
         pytest.param([["SET", "w", "1"]], [["EXPIRE", "w", "100"]], DIRTY, id="expire-by-other"),
         pytest.param([], [["SET", "other", "1"]], CLEAN, id="other-key"),
         pytest.param([["SET", "w", "1"]], [["GET", "w"]], CLEAN, id="read-only"),
-        pytest.param([["SET", "w", "1"]], [["SELECT", "1"], ["SET", "w", "2"]], CLEAN, id="same-key-other-db"),
+        pytest.param(
+            [["SET", "w", "1"]], [["SELECT", "1"], ["SET", "w", "2"]], CLEAN, id="same-key-other-db"
+        ),
         pytest.param([["SET", "w", "1"]], [["FLUSHDB"]], DIRTY, id="flushdb-existing"),
         pytest.param([["SET", "w", "1"]], [["FLUSHALL"]], DIRTY, id="flushall-existing"),
         pytest.param([], [["FLUSHDB"]], CLEAN, id="flushdb-missing"),
         pytest.param([], [["FLUSHALL"]], CLEAN, id="flushall-missing"),
-        pytest.param([], [["SELECT", "1"], ["SET", "w", "x"], ["SWAPDB", "0", "1"]], DIRTY, id="swapdb-brings-key"),
+        pytest.param(
+            [], [["SELECT", "1"], ["SET", "w", "x"], ["SWAPDB", "0", "1"]], DIRTY, id="swapdb-brings-key"
+        ),
         pytest.param([["SET", "w", "1"]], [["SWAPDB", "0", "1"]], DIRTY, id="swapdb-takes-key"),
         pytest.param([], [["SWAPDB", "0", "1"]], CLEAN, id="swapdb-nothing"),
     ],
 )
-def test_watch_invalidation(srv: ServerProcess, setup: list[list[str]], between: list[list[str]], expected: bytes) -> None:
+def test_watch_invalidation(
+    srv: ServerProcess, setup: list[list[str]], between: list[list[str]], expected: bytes
+) -> None:
     with Raw(srv.port) as c, Raw(srv.port) as other:
         for cmd in setup:
             c.call(*cmd)
@@ -330,7 +336,14 @@ def test_transaction_propagates_as_one_unit_only_when_needed() -> None:
     sink.fed.clear()
     # Several writes, across databases: MULTI in the first one's db, EXEC in the last one's.
     replies = _run(
-        eng, c, [b"MULTI"], [b"SET", b"b", b"1"], [b"SELECT", b"3"], [b"INCR", b"n"], [b"LPUSH", b"b2", b"x"], [b"EXEC"]
+        eng,
+        c,
+        [b"MULTI"],
+        [b"SET", b"b", b"1"],
+        [b"SELECT", b"3"],
+        [b"INCR", b"n"],
+        [b"LPUSH", b"b2", b"x"],
+        [b"EXEC"],
     )
     assert replies[-1] == b"*4\r\n+OK\r\n+OK\r\n:1\r\n:1\r\n"
     assert sink.fed == [
