@@ -744,7 +744,6 @@ class Persistence:
         self._install(fresh, merge=not flush)
         self.rdb_last_load_keys_loaded = info.keys_loaded
         self.rdb_last_load_keys_expired = info.keys_expired_skipped
-        log.warning("DB reloaded by DEBUG RELOAD")
 
     def debug_loadaof(self) -> None:
         """DEBUG LOADAOF: flush the AOF, then replace the dataset with what it loads to."""

@@ -287,7 +287,10 @@ def test_auto_rewrite_on_growth(start_server: StartServer) -> None:
         r.set("same", "x" * 100 + str(i))
     wait_until(lambda: base_name(sp) != old_base, timeout=10, what="an automatic rewrite")
     wait_until(lambda: r.info("persistence")["aof_rewrite_in_progress"] == 0, what="rewrite reaped")
-    assert r.info("persistence")["aof_current_size"] < 64 * 1024
+    info = r.info("persistence")
+    assert info["aof_rewrites"] >= 1
+    # ~400 KB were appended in all; rewrites keep the files near the last rewrite's size (x2 at most).
+    assert info["aof_current_size"] < 200 * 1024
 
 
 def test_config_set_appendonly_at_run_time(start_server: StartServer) -> None:
@@ -422,3 +425,15 @@ def test_legacy_aof_with_rdb_preamble_and_tail(start_server: StartServer, tmp_pa
     assert db_client(sp, 4).hgetall("h") == {b"f": b"v", b"g": b"w"}
     sp.kill9()
     check_aof(sp)
+
+
+def test_debug_loadaof(start_server: StartServer) -> None:
+    sp = start_server(*AOF)
+    populate(sp)
+    before = snapshot(sp)
+    r = sp.client()
+    r.execute_command("DEBUG", "LOADAOF")
+    assert snapshot(sp) == before
+    r.config_set("appendonly", "no")
+    with pytest.raises(redis.ResponseError, match="AOF is not enabled"):
+        r.execute_command("DEBUG", "LOADAOF")

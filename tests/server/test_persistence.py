@@ -382,3 +382,21 @@ def test_save_error_reply(start_server: StartServer, tmp_path: Path) -> None:
     os.makedirs(sub)
     assert r.save() is True
     assert (sub / "dump.rdb").exists()
+
+
+def test_debug_reload(start_server: StartServer) -> None:
+    sp = start_server("--save", "")
+    populate(sp)
+    before = snapshot(sp)
+    r = sp.client()
+    assert r.execute_command("DEBUG", "RELOAD") in (b"OK", True, "OK")
+    assert snapshot(sp) == before
+    r.set("extra", "1")
+    r.execute_command("DEBUG", "RELOAD", "NOSAVE")  # back to the file: "extra" is gone
+    assert r.get("extra") is None
+    assert snapshot(sp) == before
+    r.set("extra", "2")
+    r.execute_command("DEBUG", "RELOAD", "NOSAVE", "NOFLUSH", "MERGE")
+    assert r.get("extra") == b"2"
+    with pytest.raises(redis.ResponseError, match="only supports the MERGE, NOFLUSH and NOSAVE options"):
+        r.execute_command("DEBUG", "RELOAD", "BOGUS")
