@@ -86,14 +86,20 @@ def _update(c: Client, key: bytes, h: dict[bytes, bytes], argv: list[bytes]) -> 
                 shrinks = old is not None and len(old) > vmax
             else:
                 shrinks = any(len(h.get(f, b"")) > vmax for f in argv[2::2])
+    n = len(argv)
     p = pool_of(h)
     if p is None:
-        h.update(zip(argv[2::2], argv[3::2], strict=True))
+        if n == 4:
+            h[argv[2]] = argv[3]
+        else:
+            for i in range(2, n, 2):
+                h[argv[i]] = argv[i + 1]
     else:
-        for f, v in zip(argv[2::2], argv[3::2], strict=True):
+        for i in range(2, n, 2):
+            f = argv[i]
             if f not in h:
                 p.added(f)
-            h[f] = v
+            h[f] = argv[i + 1]
     if shrinks:  # a long value was overwritten: the hash may look like a listpack again
         _note_shrink(c, key, h)
 
