@@ -76,7 +76,8 @@ def snapshot(sp: ServerProcess, dbs: tuple[int, ...] = tuple(range(16))) -> Snap
         c = db_client(sp, db)
         keys: dict[bytes, tuple[str, Any, int]] = {}
         for key in c.scan_iter(count=1000):
-            t = c.type(key).decode()
+            raw = c.type(key)
+            t = raw.decode() if isinstance(raw, bytes) else str(raw)
             v: Any
             if t == "string":
                 v = c.get(key)
