@@ -25,6 +25,7 @@ from server.commands.scan import (
     swap_encoding_marks,
     unmark_encoding,
 )
+from server.commands.strings import count_lookup
 from server.datatypes import ZSet
 from server.errors import (
     DB_INDEX_OUT_OF_RANGE,
@@ -53,6 +54,13 @@ def _peek(db: Database, key: bytes) -> Value | None:
         when = db.expires.get(key)
         if when is not None and when <= now_ms():
             return db.lookup(key)  # deletes and propagates DEL (a replica only hides it)
+    return v
+
+
+def _read(c: Client, key: bytes) -> Value | None:
+    """`_peek` for a read command: counted in keyspace_hits/misses, as Redis's lookupKeyRead."""
+    v = _peek(c.db, key)
+    count_lookup(c, v)
     return v
 
 
@@ -117,19 +125,24 @@ def unlink(c: Client, argv: list[bytes]) -> bytes:
 
 @command("exists", -2, "readonly fast", 1, -1, 1, group="generic")
 def exists(c: Client, argv: list[bytes]) -> bytes:
-    db = c.db
-    return resp.integer(sum(1 for k in argv[1:] if _peek(db, k) is not None))
+    return resp.integer(sum(1 for k in argv[1:] if _read(c, k) is not None))
 
 
 @command("touch", -2, "readonly fast", 1, -1, 1, group="generic")
 def touch(c: Client, argv: list[bytes]) -> bytes:
     lookup = c.db.lookup
-    return resp.integer(sum(1 for k in argv[1:] if lookup(k) is not None))
+    n = 0
+    for k in argv[1:]:
+        v = lookup(k)
+        count_lookup(c, v)
+        if v is not None:
+            n += 1
+    return resp.integer(n)
 
 
 @command("type", 2, "readonly fast", 1, 1, 1, group="generic")
 def type_(c: Client, argv: list[bytes]) -> bytes:
-    v = _peek(c.db, argv[1])
+    v = _read(c, argv[1])
     return b"+none\r\n" if v is None else b"+" + type_name(v) + b"\r\n"
 
 
@@ -224,7 +237,7 @@ def pexpireat(c: Client, argv: list[bytes]) -> bytes:
 
 def _ttl_generic(c: Client, key: bytes, ms: bool, absolute: bool) -> bytes:
     db = c.db
-    if _peek(db, key) is None:
+    if _read(c, key) is None:
         return resp.integer(-2)
     when = db.expires.get(key)
     if when is None:
@@ -319,6 +332,7 @@ def copy(c: Client, argv: list[bytes]) -> bytes:
     if src_db is dst_db and key == newkey:
         raise CommandError(SAME_OBJECT)
     v = src_db.lookup(key)
+    count_lookup(c, v)
     if v is None:
         return resp.ZERO
     when = src_db.expires.get(key)
@@ -503,13 +517,13 @@ _OBJECT_HELP = [
 
 
 def _object_value(c: Client, key: bytes) -> Any:
-    return _peek(c.db, key)
+    return _read(c, key)
 
 
 @command("encoding", 3, "readonly", 2, 2, 1, parent="object", group="generic")
 def object_encoding_cmd(c: Client, argv: list[bytes]) -> bytes:
     db = c.db
-    v = _peek(db, argv[2])
+    v = _read(c, argv[2])
     if v is None:
         return resp.null(c.resp)
     return resp.bulk(encoding_for(db, argv[2], v))

@@ -90,7 +90,9 @@ def _already_expired(c: Client, when: int) -> bool:
 def get(c: Client, argv: list[bytes]) -> bytes:
     v = c.db.lookup(argv[1])
     if v is None:
+        c.engine.stat_keyspace_misses += 1
         return resp.NULL3 if c.resp == 3 else resp.NULL2
+    c.engine.stat_keyspace_hits += 1
     if v.__class__ is not bytes:
         raise CommandError(WRONGTYPE)
     return resp.bulk(v)
@@ -109,6 +111,8 @@ def set_(c: Client, argv: list[bytes]) -> bytes:
     flags, unit, exp_idx = _parse_extended(argv, True)
     expire = parse_expire_option(unit, argv[exp_idx], "set") if unit else None
     old = db.lookup(key)
+    if flags & _GET:
+        count_lookup(c, old)
     if flags & _GET and old is not None and old.__class__ is not bytes:
         raise CommandError(WRONGTYPE)
     if (flags & _NX and old is not None) or (flags & _XX and old is None):
@@ -163,8 +167,18 @@ def setnx(c: Client, argv: list[bytes]) -> bytes:
     return resp.ONE
 
 
+def count_lookup(c: Client, v: object) -> None:
+    """Redis's keyspace_hits/misses, counted by read lookups (lookupKeyRead), not by writes."""
+    if v is None:
+        c.engine.stat_keyspace_misses += 1
+    else:
+        c.engine.stat_keyspace_hits += 1
+
+
 def _get_string(c: Client, key: bytes) -> bytes | None:
+    """A read lookup (counted in keyspace stats) that must find a string or nothing."""
     v = c.db.lookup(key)
+    count_lookup(c, v)
     if v is not None and v.__class__ is not bytes:
         raise CommandError(WRONGTYPE)
     return v
@@ -224,9 +238,15 @@ def mget(c: Client, argv: list[bytes]) -> bytes:
     lookup = c.db.lookup
     nul = resp.null(c.resp)
     parts = [resp.array_header(len(argv) - 1)]
+    misses = 0
     for k in argv[1:]:
         v = lookup(k)
+        if v is None:
+            misses += 1
         parts.append(resp.bulk(v) if v.__class__ is bytes else nul)
+    engine = c.engine
+    engine.stat_keyspace_misses += misses
+    engine.stat_keyspace_hits += len(argv) - 1 - misses
     return b"".join(parts)
 
 
@@ -630,6 +650,7 @@ def lcs(c: Client, argv: list[bytes]) -> bytes:
     strs: list[bytes] = []
     for k in (argv[1], argv[2]):
         v = db.lookup(k)
+        count_lookup(c, v)
         if v is not None and v.__class__ is not bytes:
             raise CommandError("ERR The specified keys must contain string values")
         strs.append(v or b"")

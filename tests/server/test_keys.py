@@ -905,3 +905,57 @@ def test_unsupported_option_text_matches_stock(both: tuple[RespConn, RespConn]) 
             ["expireat", "k", "10", b"nx", b"caf\xc3\xa9"],
         ],
     )
+
+
+def test_keyspace_hits_and_misses_count_like_stock(local: Local, stock: Any) -> None:
+    """Read lookups count as hits/misses (INFO stats), write lookups and SCAN/KEYS do not."""
+    script = lines(
+        """
+        set a 1
+        get a
+        get nokey
+        mget a nokey a
+        exists a nokey
+        type a
+        ttl a
+        pttl nokey
+        expiretime a
+        object encoding a
+        touch a nokey
+        scan 0
+        keys *
+        copy a b
+        strlen a
+        getrange a 0 1
+        lcs a nokey
+        getex a
+        getdel nokey
+        getset a 2
+        set a 3 get
+        append a x
+        incr nokey2
+        setnx a 1
+        rename a c
+        expire c 100
+        persist c
+        move c 1
+        randomkey
+        dbsize
+        del b
+        msetnx x 1
+        set q v nx
+        setrange q 0 x
+        incrbyfloat q2 1
+        """
+    )
+    s = stock.client()
+    for argv in script:
+        try:
+            s.execute_command(*argv)
+        except redis.ResponseError:
+            pass
+        local(*argv)
+    info = s.info("stats")
+    assert info["keyspace_hits"] == 16 and info["keyspace_misses"] == 7
+    assert local.engine.stat_keyspace_hits == info["keyspace_hits"]
+    assert local.engine.stat_keyspace_misses == info["keyspace_misses"]
