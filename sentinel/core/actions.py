@@ -1,0 +1,135 @@
+"""Actions: everything the core asks its runtime to do, returned by `SentinelCore.step`.
+
+Execute them in list order. The ordering rules (docs/sentinel-core.md):
+
+* `PersistState`, when present, is always `actions[0]` and appears at most once per step. The
+  runtime writes it atomically (temp file, fsync, rename, fsync dir) and only then executes the
+  rest. If the write fails, it must not execute the remaining actions (treat it as fatal): the
+  core already acts as if the state were durable (a vote, an epoch, a promotion).
+* Commands for one link are sent in list order on that link.
+* `Crash` means: exit the process now with `code`, executing nothing after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeAlias
+
+from sentinel.core.replies import Reply
+
+
+class Level(StrEnum):
+    """Event levels as stock: everything above DEBUG is published on pub/sub."""
+
+    DEBUG = "debug"
+    VERBOSE = "verbose"
+    NOTICE = "notice"
+    WARNING = "warning"
+
+
+class Channel(StrEnum):
+    """The two kinds of connection: commands (cc) and pub/sub (pc)."""
+
+    CMD = "cmd"
+    PUBSUB = "pubsub"
+
+
+@dataclass(frozen=True, slots=True)
+class PersistState:
+    """Write `state` (SentinelState JSON) atomically before executing anything after it."""
+
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class OpenLink:
+    """Open connection `link` to host:port; answer with LinkUp or LinkDown (bounded connect timeout).
+
+    `peer` is "master", "slave" or "sentinel"; `label` is a human-readable name for logs.
+    Hostnames are resolved by the runtime at every connect.
+    """
+
+    link: int
+    host: str
+    port: int
+    channel: Channel
+    peer: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class CloseLink:
+    """Close connection `link`; no event is expected (late events for it are ignored)."""
+
+    link: int
+
+
+@dataclass(frozen=True, slots=True)
+class SendCommand:
+    """Send `argv` on `link`; deliver the reply as `CommandReply(tag, reply)`."""
+
+    link: int
+    tag: int
+    argv: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    """A sentinel event: publish `payload` on channel `event` (unless DEBUG) and log it."""
+
+    event: str
+    payload: str
+    level: Level
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    """A log line that is not a pub/sub event."""
+
+    level: Level
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunScript:
+    """Fork/exec `argv` (argv[0] is the path); report ScriptStarted then ScriptExited for `job`."""
+
+    job: int
+    argv: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class KillScript:
+    """SIGKILL the process of `job` (it ran too long); a ScriptExited follows."""
+
+    job: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyTo:
+    """Answer client request `request` with `reply`."""
+
+    request: int
+    reply: Reply
+
+
+@dataclass(frozen=True, slots=True)
+class Crash:
+    """SENTINEL SIMULATE-FAILURE fired: exit the process with `code` immediately."""
+
+    code: int
+
+
+Action: TypeAlias = (
+    PersistState
+    | OpenLink
+    | CloseLink
+    | SendCommand
+    | Publish
+    | Log
+    | RunScript
+    | KillScript
+    | ReplyTo
+    | Crash
+)
