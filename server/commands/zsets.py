@@ -169,34 +169,79 @@ def _lex_pos(zs: ZSet, score: float, bound: LexBound, is_min: bool) -> int:
     return int(order.bisect_right((score, v)))
 
 
-def lex_span(zs: ZSet, bmin: LexBound, bmax: LexBound, reverse: bool = False) -> tuple[int, int]:
-    """[lo, hi) positions of the entries in the lex range.
+def _lex_maybe_in_range(order: Any, bmin: LexBound, bmax: LexBound) -> bool:
+    """zzlIsInLexRange: the range is not empty in itself, the last entry is >= min and the
+    first entry is <= max."""
+    cmp = (bmin[0], bmin[1]) > (bmax[0], bmax[1]) or (
+        (bmin[0], bmin[1]) == (bmax[0], bmax[1]) and (bmin[2] or bmax[2])
+    )
+    return not cmp and _gte_min(order[-1][1], bmin) and _lte_max(order[0][1], bmax)
 
-    When all scores are equal (the case lex ranges are meant for) this is a bisection. Otherwise
-    it follows Redis's listpack walk: from the first entry >= min (last <= max in reverse), then
-    on while the range holds."""
+
+def _lex_start(zs: ZSet, bmin: LexBound, bmax: LexBound, reverse: bool) -> int | None:
+    """Where Redis's walk of a mixed-score zset starts (zzlFirst/LastInLexRange), or None."""
     order = zs.order
     n = len(order)
-    if not n:
-        return 0, 0
-    first_score = order[0][0]
-    if first_score == order[-1][0]:
-        return _lex_pos(zs, first_score, bmin, True), _lex_pos(zs, first_score, bmax, False)
+    if not n or not _lex_maybe_in_range(order, bmin, bmax):
+        return None
     if not reverse:
-        lo = 0
-        while lo < n and not _gte_min(order[lo][1], bmin):
-            lo += 1
-        hi = lo
-        while hi < n and _lte_max(order[hi][1], bmax):
-            hi += 1
-        return lo, hi
-    hi = n
-    while hi > 0 and not _lte_max(order[hi - 1][1], bmax):
-        hi -= 1
-    lo = hi
-    while lo > 0 and _gte_min(order[lo - 1][1], bmin):
-        lo -= 1
+        for i in range(n):
+            if _gte_min(order[i][1], bmin):
+                return i if _lte_max(order[i][1], bmax) else None
+        return None
+    for i in range(n - 1, -1, -1):
+        if _lte_max(order[i][1], bmax):
+            return i if _gte_min(order[i][1], bmin) else None
+    return None
+
+
+def _uniform(zs: ZSet) -> bool:
+    """All scores equal (what lex ranges are meant for): lex ranges are then bisections."""
+    order = zs.order
+    return not order or order[0][0] == order[-1][0]
+
+
+def lex_span(zs: ZSet, bmin: LexBound, bmax: LexBound) -> tuple[int, int]:
+    """[lo, hi) positions of the entries in the lex range (ZLEXCOUNT, ZREMRANGEBYLEX).
+
+    With equal scores this is a bisection; otherwise Redis's listpack walk (defined behaviour
+    for small zsets): from the first entry in range, on while entries are <= max."""
+    order = zs.order
+    if _uniform(zs):
+        if not order:
+            return 0, 0
+        score = order[0][0]
+        return _lex_pos(zs, score, bmin, True), _lex_pos(zs, score, bmax, False)
+    lo = _lex_start(zs, bmin, bmax, False)
+    if lo is None:
+        return 0, 0
+    hi = lo
+    while hi < len(order) and _lte_max(order[hi][1], bmax):
+        hi += 1
     return lo, hi
+
+
+def lex_entries(
+    zs: ZSet, bmin: LexBound, bmax: LexBound, reverse: bool, offset: int, limit: int
+) -> list[tuple[float, bytes]]:
+    """The entries ZRANGE BYLEX [REV] [LIMIT] returns (the offset is skipped before checking)."""
+    if _uniform(zs):
+        lo, hi = lex_span(zs, bmin, bmax)
+        return _entries(zs, *_limited(lo, hi, offset, limit, reverse), reverse)
+    i = _lex_start(zs, bmin, bmax, reverse)
+    if i is None or offset < 0:
+        return []
+    order = zs.order
+    step = -1 if reverse else 1
+    i += step * offset
+    out: list[tuple[float, bytes]] = []
+    while 0 <= i < len(order) and (limit < 0 or len(out) < limit):
+        e = order[i]
+        if not (_gte_min(e[1], bmin) if reverse else _lte_max(e[1], bmax)):
+            break
+        out.append(e)
+        i += step
+    return out
 
 
 def _rank_span(n: int, start: int, end: int) -> tuple[int, int]:
@@ -536,14 +581,13 @@ def _zrange_generic(
         if reverse:
             size = len(zs)
             lo, hi = size - hi, size - lo
+    elif offset > 0 and offset >= len(zs):
+        lo = hi = 0
+    elif rangetype == _SCORE:
+        lo, hi = _limited(*score_span(zs, *srange), offset, limit, reverse)
     else:
-        if offset > 0 and offset >= len(zs):
-            lo = hi = 0
-        elif rangetype == _SCORE:
-            lo, hi = score_span(zs, *srange)
-        else:
-            lo, hi = lex_span(zs, lrange[0], lrange[1], reverse)
-        lo, hi = _limited(lo, hi, offset, limit, reverse)
+        entries = lex_entries(zs, lrange[0], lrange[1], reverse, offset, limit)
+        return entries_reply(entries, withscores, c.resp) if dst is None else _store(c, dst, entries)
     entries = _entries(zs, lo, hi, reverse)
     if dst is not None:
         return _store(c, dst, entries)
@@ -811,7 +855,7 @@ def zrandmember(c: Client, argv: list[bytes]) -> bytes:
     if count < 0 or count == 1:
         picks = [order[rng.randrange(size)] for _ in range(-count if count < 0 else 1)]
     elif count >= size:
-        picks = list(order)
+        picks = list(reversed(order))  # Redis 7.0 replies with the whole zset, highest first
     else:
         picks = [order[i] for i in rng.sample(range(size), count)]
     return entries_reply(picks, withscores, proto)

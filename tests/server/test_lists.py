@@ -228,7 +228,10 @@ class Pair:
             line = line.strip()
             if not line or line.startswith("#"):
                 continue
-            a, b = ours(line), stock(line)
+            try:
+                a, b = ours(line), stock(line)
+            except TimeoutError:
+                raise AssertionError(f"no reply to {line!r}") from None
             if a != b:
                 diffs.append(f"{line!r}\n   ours:  {a[:300]!r}\n   stock: {b[:300]!r}")
         assert not diffs, f"{len(diffs)} replies differ (resp{3 if resp3 else 2}):\n" + "\n".join(diffs)
