@@ -74,7 +74,7 @@ def test_ranges_against_a_sorted_model(ours: redis.Redis) -> None:  # noqa: F811
         off, cnt = rng.randint(0, 10), rng.randint(-1, 10)
         limited = want[off:] if cnt < 0 else want[off : off + cnt]
         assert ours.zrangebyscore("z", bmin, bmax, start=off, num=cnt) == limited
-    for m, (s, name) in enumerate(model):
+    for m, (_s, name) in enumerate(model):
         if m % 37 == 0:
             assert ours.zrank("z", name) == m
             assert ours.zrevrank("z", name) == len(model) - 1 - m
