@@ -404,7 +404,7 @@ def _replay_commands(f: BinaryIO, rp: _Replayer, fname: str) -> tuple[int, bool]
             if line[:1] != b"*":
                 raise fmterr
             if not line.endswith(b"\n"):
-                raise _Truncated
+                raise _Truncated if len(line) < 1024 else fmterr  # short only at the end of the file
             try:
                 argc = int(line[1:])
             except ValueError:
@@ -415,7 +415,7 @@ def _replay_commands(f: BinaryIO, rp: _Replayer, fname: str) -> tuple[int, bool]
             for _ in range(argc):
                 hdr = readline(1024)
                 if not hdr.endswith(b"\n"):
-                    raise _Truncated
+                    raise _Truncated if len(hdr) < 1024 else fmterr
                 if hdr[:1] != b"$":
                     raise fmterr
                 try:
@@ -427,8 +427,9 @@ def _replay_commands(f: BinaryIO, rp: _Replayer, fname: str) -> tuple[int, bool]
                 arg = read(n) if n else b""
                 if len(arg) < n:
                     raise _Truncated
-                if len(read(2)) < 2:
-                    raise _Truncated
+                crlf = read(2)
+                if crlf != b"\r\n":
+                    raise _Truncated if len(crlf) < 2 else fmterr
                 argv.append(arg)
             cmd = rp.lookup(argv, fname)
             if cmd is multi:
