@@ -119,6 +119,17 @@ class Replication:
                 prev_cfg(name, old, new)
 
         hooks["config_change"] = config_change
+        prev_stats = hooks.get("info_stats")
+
+        def info_stats() -> list[tuple[str, Any]]:
+            mine = [
+                ("sync_full", self.stat_sync_full),
+                ("sync_partial_ok", self.stat_sync_partial_ok),
+                ("sync_partial_err", self.stat_sync_partial_err),
+            ]
+            return (list(prev_stats()) if prev_stats is not None else []) + mine
+
+        hooks["info_stats"] = info_stats
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -514,7 +525,6 @@ class Replication:
         from server.replication.replica import MasterLink
 
         eng = self.engine
-        was_master = not eng.is_replica
         if self.link is not None:
             self.link.stop()
             self.link = None
@@ -534,7 +544,7 @@ class Replication:
             if w.client.block is w.block:
                 eng.unblock(w.client, resp.integer(self.acked_count(w.offset)))
         self.waiters = []
-        self.link = MasterLink(self, host, port, psync_from_self=was_master)
+        self.link = MasterLink(self, host, port)
         if self.nursery is not None:
             self.nursery.start_soon(self.link.run)
         log.info("replica of", master_host=host, master_port=port)

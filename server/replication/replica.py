@@ -79,7 +79,7 @@ class _LineReader:
 
 
 class MasterLink:
-    def __init__(self, repl: Replication, host: str, port: int, psync_from_self: bool) -> None:
+    def __init__(self, repl: Replication, host: str, port: int) -> None:
         self.repl = repl
         self.engine = repl.engine
         self.host = host
@@ -93,15 +93,12 @@ class MasterLink:
         self._scope: trio.CancelScope | None = None
         self._stream: trio.SocketStream | None = None
         self._reader: _LineReader | None = None
-        # PSYNC from our own history when we were a master (or are re-pointed): PSYNC2.
-        self._cached = (repl.replid, repl.offset)
         self.failover_psync: tuple[str, int] | None = None  # set by FAILOVER on the old master
         self._sync_total = 0
         self._sync_read = 0
         self._sync_last_io = time.monotonic()
         self.client = Client(self.engine, NullTransport(), addr=f"{host}:{port}", kind="master")
         self.client.authenticated = True
-        del psync_from_self
 
     # --- control --------------------------------------------------------------------------------
 
@@ -212,7 +209,8 @@ class MasterLink:
         if cfg.replica_announce_ip:
             await ask(b"REPLCONF", b"ip-address", cfg.replica_announce_ip.encode())
         r = await ask(b"REPLCONF", b"capa", b"eof", b"capa", b"psync2")
-        replid, off = self._cached
+        # PSYNC from our own history (as a former master, or after a link drop): PSYNC2.
+        replid, off = self.repl.replid, self.repl.offset
         psync = [b"PSYNC", replid.encode(), b"%d" % (off + 1)]
         if self.failover_psync is not None:
             fid, foff = self.failover_psync
@@ -253,7 +251,6 @@ class MasterLink:
         self.up = True
         self.ever_up = True
         self.engine.master_link_up = True
-        self._cached = (self.repl.replid, self.repl.offset)
 
     async def _full_sync(self, reader: _LineReader, new_id: str, new_off: int) -> None:
         from server.keyspace import Keyspace
@@ -360,9 +357,14 @@ class MasterLink:
             reader.buf.clear()
         else:
             pending_data = b""
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._ack_loop)
-            self.send_ack()
+        # ACKs run beside the reader (in the replication nursery, so a link error raised here
+        # stays a plain exception for `run` to handle).
+        ack_scope = trio.CancelScope()
+        nursery = self.repl.nursery
+        if nursery is not None:
+            nursery.start_soon(self._ack_loop, ack_scope)
+        self.send_ack()
+        try:
             while True:
                 if pending_data:
                     data, pending_data = pending_data, b""
@@ -381,11 +383,13 @@ class MasterLink:
                     if argv is None:
                         break
                     execute(mc, argv)
-                    raw = encode_command(argv)
-                    repl.append_stream(raw)
+                    repl.append_stream(encode_command(argv))
                 await trio.lowlevel.checkpoint()
+        finally:
+            ack_scope.cancel()
 
-    async def _ack_loop(self) -> None:
-        while True:
-            await trio.sleep(1.0)
-            self.send_ack()
+    async def _ack_loop(self, scope: trio.CancelScope) -> None:
+        with scope:
+            while True:
+                await trio.sleep(1.0)
+                self.send_ack()

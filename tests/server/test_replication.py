@@ -123,7 +123,7 @@ def test_full_sync_stream_wait_and_readonly(start_server: Start) -> None:
     assert mc.execute_command("WAIT", 1, 5000) == 1
     wait_until(lambda: in_sync(mc, rc), what="offsets equal")
     assert digest(mc) == digest(rc)
-    with pytest.raises(redis.ResponseError, match=r"READONLY You can't write against a read only replica\."):
+    with pytest.raises(redis.ResponseError, match=r"You can't write against a read only replica\."):
         rc.set("x", "y")
     role = rc.execute_command("ROLE")
     assert role[0] == b"slave" and role[3] == b"connected"
@@ -136,16 +136,14 @@ def test_info_replication_fields_in_redis_order(start_server: Start) -> None:
     rp = start_server("--save", "", "--replicaof", "127.0.0.1", str(m.port))
     rc = rp.client()
     wait_until(lambda: link_up(rc), what="replica link up")
-    text = rc.execute_command("INFO", "replication").decode()
-    names = [ln.split(":", 1)[0] for ln in text.splitlines() if ln and not ln.startswith("#")]
+    names = list(rc.info("replication"))
     assert names[:8] == [
         "role", "master_host", "master_port", "master_link_status", "master_last_io_seconds_ago",
         "master_sync_in_progress", "slave_read_repl_offset", "slave_repl_offset",
     ]
     assert names.index("slave_priority") < names.index("connected_slaves") < names.index("master_replid")
-    mtext = m.client().execute_command("INFO", "replication").decode()
-    slave_lines = [ln for ln in mtext.splitlines() if ln.startswith("slave0:")]
-    assert slave_lines and slave_lines[0].startswith(f"slave0:ip=127.0.0.1,port={rp.port},state=online,offset=")
+    slave0 = m.client().info("replication")["slave0"]
+    assert (slave0["ip"], slave0["port"], slave0["state"]) == ("127.0.0.1", rp.port, "online")
 
 
 def test_partial_resync_after_link_drop(start_server: Start) -> None:
@@ -155,6 +153,8 @@ def test_partial_resync_after_link_drop(start_server: Start) -> None:
     rp = start_server("--save", "", "--replicaof", "127.0.0.1", str(m.port))
     rc = rp.client()
     wait_until(lambda: in_sync(mc, rc), what="initial sync")
+    fill(mc, 30, tag="streamed")  # non-idempotent writes: a resync from a stale offset would duplicate them
+    wait_until(lambda: in_sync(mc, rc), what="stream applied")
     full_before = mc.info("stats")["sync_full"]
     assert mc.execute_command("CLIENT", "KILL", "TYPE", "replica") == 1
     mc.set("while-down", "1")
