@@ -254,6 +254,12 @@ class Server:
 
     def _clients_cron(self) -> None:
         eng = self.engine
+        # Output-buffer limits are also checked here (Redis 7.0's clientsCron): a client stuck
+        # above its soft limit is closed when the time is up even if nothing more is written.
+        for c in list(eng.clients.values()):
+            t = c.transport
+            if t.pending_bytes and isinstance(t, SocketTransport):
+                t._check_limits()
         maxidle = eng.config.timeout
         if not maxidle:
             return

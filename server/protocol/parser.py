@@ -246,6 +246,11 @@ class RequestParser:
         """Bytes received but not yet parsed into commands (for the query buffer limit)."""
         if self._strict is not None:
             return self._strict.pending
+        if self._reader is not None and self._raw_len:
+            # Not _raw_len: that keeps every byte since hiredis's buffer was last empty, which
+            # under steady pipelining spans many consumed commands and would trip the limit.
+            # hiredis's own buffer is what is unparsed (plus < 1 KiB it has not compacted yet).
+            return int(self._reader.len())
         return self._raw_len
 
     def feed(self, data: bytes) -> None:
