@@ -437,3 +437,28 @@ def test_debug_loadaof(start_server: StartServer) -> None:
     r.config_set("appendonly", "no")
     with pytest.raises(redis.ResponseError, match="AOF is not enabled"):
         r.execute_command("DEBUG", "LOADAOF")
+
+
+def test_one_child_at_a_time(start_server: StartServer) -> None:
+    sp = start_server(*AOF)
+    c = sp.client()
+    for start in range(0, 400_000, 10_000):
+        c.mset({f"k:{i}": i for i in range(start, start + 10_000)})
+    assert c.bgsave()
+    reply = c.execute_command("BGREWRITEAOF")
+    info = c.info("persistence")
+    if info["rdb_bgsave_in_progress"]:  # the save is still running: the rewrite waits for it
+        assert reply in (True, b"Background append only file rewriting scheduled")
+        assert info["aof_rewrite_scheduled"] == 1
+    wait_until(lambda: c.info("persistence")["aof_rewrites"] == 1, what="the scheduled rewrite")
+    if c.info("persistence")["aof_rewrite_in_progress"]:
+        with pytest.raises(redis.ResponseError, match="Another child process is active"):
+            c.execute_command("BGSAVE")  # redis-py's bgsave() adds SCHEDULE
+        assert c.execute_command("BGSAVE", "SCHEDULE")  # "Background saving scheduled"
+        assert c.info("persistence")["rdb_bgsave_in_progress"] == 0
+    wait_until(lambda: c.info("persistence")["aof_rewrite_in_progress"] == 0, what="rewrite done")
+    assert c.info("persistence")["aof_last_bgrewrite_status"] == "ok"
+    wait_until((sp.cwd / "dump.rdb").exists, what="the first BGSAVE's file")
+    sp.kill9()
+    sp2 = restart(start_server, sp, *AOF)
+    assert sp2.client().dbsize() == 400_000
