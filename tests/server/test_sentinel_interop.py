@@ -66,11 +66,9 @@ def test_stock_sentinels_fail_over_our_servers(start_server: Start, stock_sentin
     wait_until(lambda: link_up(ac) and link_up(bc), what="replicas up")
     sports = stock_sentinels(m.port, 3)
     s0 = redis.Redis(port=sports[0])
-    wait_until(lambda: s0.execute_command("SENTINEL", "MASTER", "mymaster") and
-               int(dict(zip(*[iter(s0.execute_command("SENTINEL", "MASTER", "mymaster"))] * 2, strict=True))[b"num-other-sentinels"]) == 2,
-               timeout=20, what="sentinels discovered each other")
-    wait_until(lambda: len(s0.execute_command("SENTINEL", "REPLICAS", "mymaster")) == 2, timeout=20,
-               what="sentinels discovered both replicas")
+    wait_until(lambda: s0.sentinel_master("mymaster")["num-other-sentinels"] == 2, timeout=20,
+               what="sentinels discovered each other")
+    wait_until(lambda: len(s0.sentinel_slaves("mymaster")) == 2, timeout=20, what="sentinels discovered both replicas")
     for i in range(200):
         mc.set(f"acked{i}", i)
     assert mc.execute_command("WAIT", 2, 5000) == 2
