@@ -71,6 +71,7 @@ class Engine:
         self.channels: dict[bytes, dict[Client, None]] = {}
         self.patterns: dict[bytes, dict[Client, None]] = {}
         self.shard_channels: dict[bytes, dict[Client, None]] = {}
+        self.no_touch = False  # the running command comes from a CLIENT NO-TOUCH client
         self.ready_keys: list[tuple[Database, bytes]] = []
         self.dirty = 0  # changes since the last successful save
         self.sinks: list[Sink] = []
@@ -169,6 +170,12 @@ class Engine:
             if c.in_multi:
                 c.multi_error = True
             return e.reply
+        if c.no_touch and cmd.name != b"touch":  # CLIENT NO-TOUCH: reads leave LRU order alone
+            self.no_touch = True
+            try:
+                return self.call(c, cmd, argv)
+            finally:
+                self.no_touch = False
         return self.call(c, cmd, argv)
 
     def _subcommand(self, cmd: Command, argv: list[bytes]) -> Command:
@@ -223,6 +230,12 @@ class Engine:
         if c.prop is None:
             if cmd.is_write:
                 self.propagate(db.id, argv)
+        elif len(c.prop) > 1 and self._exec_props is None:
+            # Several effects of one command (SPOP with a count) stay atomic downstream.
+            self._feed(db.id, [b"MULTI"])
+            for a in c.prop:
+                self._feed(db.id, a)
+            self._feed(db.id, [b"EXEC"])
         else:
             for a in c.prop:
                 self.propagate(db.id, a)
