@@ -189,7 +189,7 @@ class SentinelCore:
         elif isinstance(ev, LinkDown):
             ref = w.links.get(ev.link)
             if ref is not None:
-                link_down(w, ref.instance, ref.channel)
+                link_down(w, ctx, ref.instance, ref.channel)
         elif isinstance(ev, PubSubMessage):
             ref = w.links.get(ev.link)
             if ref is not None and ref.channel is Channel.PUBSUB:

@@ -37,11 +37,20 @@ def tilt_continues(w: World, ctx: Ctx) -> bool:
 
 def unresponsive_for(inst: Instance, now: int) -> int:
     """How long the instance has not answered: from the oldest unanswered PING, else (when the
-    link is down) from the last valid reply."""
+    command link is down) from the last valid reply.
+
+    Ours, two changes to stock's measure, both about links the instance itself closed (CLIENT
+    KILL in the reconfiguration transaction) with down-after close to the ping period:
+    * only the command link counts: stock also counts a missing pub/sub link, whose loss says
+      nothing about whether the instance answers PING;
+    * with the command link down and no PING outstanding, the clock starts no earlier than the
+      loss of the established link (stock: the last PONG, up to a ping period earlier). Links
+      that never came up do not move the clock, so an unreachable instance still times out.
+    """
     if inst.act_ping_time is not None:
         return now - inst.act_ping_time
-    if inst.disconnected:
-        return now - inst.last_avail_time
+    if not inst.cc.up:
+        return now - max(inst.last_avail_time, inst.link_lost_time or 0)
     return 0
 
 

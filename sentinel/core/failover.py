@@ -5,7 +5,7 @@ States and their bounds (docs/sentinel-core.md has the full table):
 | state | leaves when | bound |
 |---|---|---|
 | wait_start | elected (or forced) | min(election-timeout, failover-timeout) after the start, then `-failover-abort-not-elected` |
-| select_slave | at once | no candidate: `-failover-abort-no-good-slave` |
+| select_slave | every reachable replica answered a fresh INFO | replica-info-wait, then select with what is known; no candidate: `-failover-abort-no-good-slave` |
 | send_slaveof_noone | the promoted replica's link is up: send the promotion | failover-timeout, then `-failover-abort-slave-timeout` |
 | wait_promotion | its INFO (polled every promotion-poll-period) says role:master | failover-timeout, then `-failover-abort-slave-timeout` |
 | reconf_slaves | every replica to repoint that is not SDOWN is done | failover-timeout, then `+failover-end-for-timeout` |
@@ -136,9 +136,27 @@ def _wait_start(w: World, ctx: Ctx, master: Master) -> None:
     master.failover_state = FailoverState.SELECT_SLAVE
     master.failover_state_change_time = ctx.now
     event(w, ctx, Level.WARNING, "+failover-state-select-slave", master, master)
+    for r in master.replicas.values():
+        if not r.sdown:
+            send_info(w, ctx, r, master)
+
+
+def _awaiting_fresh_info(w: World, ctx: Ctx, master: Master) -> bool:
+    """Ours: wait (up to replica-info-wait) for an INFO read after the election from every
+    replica we can talk to, so offsets are compared as they are now that the master is gone."""
+    if ctx.now - master.failover_state_change_time >= w.timers.replica_info_wait:
+        return False
+    return any(
+        not r.sdown
+        and not r.disconnected
+        and (r.info_refresh is None or r.info_refresh < master.failover_state_change_time)
+        for r in master.replicas.values()
+    )
 
 
 def _select_slave(w: World, ctx: Ctx, master: Master) -> None:
+    if _awaiting_fresh_info(w, ctx, master):
+        return
     sel = select_replica(master, w.timers, ctx.now)
     if sel.chosen is None:
         event(w, ctx, Level.WARNING, "-failover-abort-no-good-slave", master, master)
@@ -314,7 +332,6 @@ def switch_master(w: World, ctx: Ctx, master: Master, new: tuple[str, int], *, l
                 w.links[link.id].instance = master
         for attr in (
             "runid",
-            "last_reconnect",
             "act_ping_time",
             "last_ping_time",
             "last_avail_time",
@@ -330,7 +347,6 @@ def switch_master(w: World, ctx: Ctx, master: Master, new: tuple[str, int], *, l
     else:
         master.cc, master.pc = Link(), Link()
         master.runid = None
-        master.last_reconnect = None
         master.act_ping_time, master.last_ping_time = now, None
         master.last_avail_time = master.last_pong_time = master.pc_last_activity = now
         master.last_pub_time = master.hello_sent = None
@@ -394,7 +410,6 @@ def reset_master(w: World, ctx: Ctx, master: Master, *, drop_peers: bool) -> Non
     master.runid = None
     master.act_ping_time, master.last_ping_time = now, None
     master.last_avail_time = master.last_pong_time = now
-    master.last_reconnect = None
     master.info_refresh = None
     master.info_text = None
     master.role_reported, master.role_reported_time = Role.MASTER, now

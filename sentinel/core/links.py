@@ -28,6 +28,9 @@ def close_link(w: World, ctx: Ctx, link: Link) -> None:
     if link.id is None:
         return
     ctx.emit(CloseLink(link.id))
+    ref = w.links.get(link.id)
+    if ref is not None and link.up and ref.channel is Channel.CMD:
+        ref.instance.link_lost_time = ctx.now
     forget_link(w, link)
 
 

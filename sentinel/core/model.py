@@ -79,6 +79,8 @@ class Link:
     since: int = 0
     """When it came up."""
     local_ip: str = ""
+    last_attempt: int | None = None
+    """When this link was last (re)opened: at most one attempt per ping period, per link."""
     pending: int = 0
     """Commands sent and not answered (backpressure and `link-pending-commands`)."""
 
@@ -94,13 +96,14 @@ class Instance:
     runid: str | None = None
     cc: Link = field(default_factory=Link)
     pc: Link | None = None
-    last_reconnect: int | None = None
     act_ping_time: int | None = None
     """Send time of the oldest unanswered PING (None: none outstanding). SDOWN counts from it."""
     last_ping_time: int | None = None
     last_avail_time: int = 0
     last_pong_time: int = 0
     pc_last_activity: int = 0
+    link_lost_time: int | None = None
+    """When an established link of this instance was last lost (ours, see detect.py)."""
     sdown: bool = False
     sdown_since: int | None = None
     """Start of the last SDOWN (kept after it clears, as stock's s_down_since_time)."""

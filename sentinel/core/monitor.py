@@ -59,29 +59,34 @@ def host_eq(a: str | None, b: str | None) -> bool:
 
 
 def reconnect(w: World, ctx: Ctx, inst: Instance) -> None:
-    """Open missing links, at most one attempt per ping period; port 0 is never dialled."""
+    """Open missing links, at most one attempt per link per ping period (stock: per instance,
+    so a pub/sub link killed just after the command link reconnected waited a whole period);
+    port 0 is never dialled."""
     if inst.port == 0:
         return
-    need_cc = inst.cc.id is None
-    need_pc = inst.pc is not None and inst.pc.id is None
-    if not (need_cc or need_pc):
-        return
-    if inst.last_reconnect is not None and ctx.now - inst.last_reconnect < w.timers.ping_period:
-        return
-    inst.last_reconnect = ctx.now
-    if need_cc:
-        open_link(w, ctx, inst, Channel.CMD)
-    if need_pc:
-        open_link(w, ctx, inst, Channel.PUBSUB)
+    for link, channel in ((inst.cc, Channel.CMD), (inst.pc, Channel.PUBSUB)):
+        if link is None or link.id is not None:
+            continue
+        if link.last_attempt is not None and ctx.now - link.last_attempt < w.timers.ping_period:
+            continue
+        link.last_attempt = ctx.now
+        open_link(w, ctx, inst, channel)
 
 
 def info_period(w: World, inst: Instance, master: Master) -> int:
-    """INFO cadence: 10 s; 1 s for replicas of a failing master or with their link down;
-    promotion-poll-period for the replica being promoted."""
+    """INFO cadence: 10 s; 1 s for replicas of a failing master or with their link down (ours:
+    also from SDOWN on, stock from ODOWN on, and for a replica claiming to be master, so it is
+    converted as soon as the wait allows); promotion-poll-period for the replica being promoted."""
     if isinstance(inst, Replica):
         if inst is master.promoted and master.failover_state is FailoverState.WAIT_PROMOTION:
             return w.timers.promotion_poll_period
-        if master.odown or master.in_failover or inst.master_link_down_ms != 0:
+        if (
+            master.sdown
+            or master.odown
+            or master.in_failover
+            or inst.master_link_down_ms != 0
+            or inst.role_reported is Role.MASTER
+        ):
             return INFO_FAST_PERIOD
     return w.timers.info_period
 
@@ -119,14 +124,18 @@ def link_up(w: World, ctx: Ctx, inst: Instance, master: Master, channel: Channel
     periodic(w, ctx, inst, master)
 
 
-def link_down(w: World, inst: Instance, channel: Channel) -> None:
-    """A link is gone with its pending commands; it is reopened on a later tick."""
+def link_down(w: World, ctx: Ctx, inst: Instance, channel: Channel) -> None:
+    """A link is gone with its pending commands; reopen it now if the throttle allows (ours:
+    stock waits for the next timer tick)."""
     link = inst.cc if channel is Channel.CMD else inst.pc
     assert link is not None
+    if link.up and channel is Channel.CMD:
+        inst.link_lost_time = ctx.now
     forget_link(w, link)
     if channel is Channel.CMD:
         inst.info_in_flight = None
         inst.hello_sent = None
+    reconnect(w, ctx, inst)
 
 
 def on_ping_reply(w: World, ctx: Ctx, inst: Instance, master: Master, reply: Reply) -> None:
@@ -235,6 +244,8 @@ def on_info_reply(w: World, ctx: Ctx, inst: Instance, master: Master, reply: Rep
     if w.tilt or not isinstance(inst, Replica):
         return
     _act_on_replica_info(w, ctx, inst, master, role)
+    if master.failover_state is FailoverState.SELECT_SLAVE:
+        run_state_machine(w, ctx, master)
 
 
 def _act_on_replica_info(w: World, ctx: Ctx, r: Replica, master: Master, role: Role) -> None:

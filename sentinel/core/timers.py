@@ -46,6 +46,9 @@ class Timers:
     """INFO cadence to the replica being promoted while in wait_promotion (stock: 1 000)."""
     max_desync: int = 1_000
     """Random 0..max_desync-1 added to failover start times (stock SENTINEL_MAX_DESYNC)."""
+    replica_info_wait: int = 1_000
+    """select_slave waits up to this long for an INFO from every reachable replica sent after
+    the election, so the choice (and the offset rule) uses offsets read after the master died."""
     split_vote_retry: int = 1_000
     """Base delay before retrying after a provable split vote (plus 0..max_desync-1 jitter)."""
     tick_interval: int = 100
