@@ -19,6 +19,7 @@ import trio
 
 from server.client import Client, NullTransport
 from server.engine import encode_command
+from server.persistence.rdb import RdbError
 from server.protocol.parser import ProtocolError, RequestParser
 
 if TYPE_CHECKING:
@@ -157,11 +158,13 @@ class MasterLink:
                 self._scope = scope
                 try:
                     await self._session()
-                except (OSError, LinkError, ProtocolError, trio.TooSlowError, trio.BrokenResourceError,
+                except (OSError, LinkError, ProtocolError, RdbError, trio.TooSlowError, trio.BrokenResourceError,
                         trio.ClosedResourceError) as e:
                     if not self._stop:
                         log.warning("master link error", master=f"{self.host}:{self.port}",
                                     error=str(e) or type(e).__name__, state=self.state)
+                except Exception:  # a bug in the link must cost a reconnect, never the server
+                    log.exception("master link failed unexpectedly", master=f"{self.host}:{self.port}")
                 finally:
                     self._mark_down()
                     self.state = "connect"

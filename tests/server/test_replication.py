@@ -318,3 +318,64 @@ def test_our_replica_of_stock_master(start_server: Start) -> None:
     wait_until(lambda: in_sync(mc, oc), what="partial resync")
     assert mc.info("stats")["sync_full"] == full
     assert digest(mc) == digest(oc)
+
+
+def test_corrupt_rdb_from_master_is_rejected_and_retried(start_server: Start) -> None:
+    """A fake master that sends a corrupt RDB: the replica keeps its data, stays up, and retries."""
+    import socket
+    import threading
+
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(8)
+    port = lsock.getsockname()[1]
+    attempts: list[int] = []
+    stop = threading.Event()
+
+    def fake_master() -> None:
+        lsock.settimeout(0.2)
+        while not stop.is_set() and len(attempts) < 20:
+            try:
+                conn, _ = lsock.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                buf = b""
+                try:
+                    while b"PSYNC" not in buf:
+                        chunk = conn.recv(4096)
+                        if not chunk:
+                            break
+                        buf += chunk
+                        # Answer the handshake: PING -> +PONG, each REPLCONF -> +OK.
+                        if b"PING" in buf and b"+PONG" not in buf:
+                            conn.sendall(b"+PONG\r\n")
+                            buf = buf.replace(b"PING", b"ping-answered")
+                        for word in (b"listening-port", b"capa"):
+                            if word in buf:
+                                conn.sendall(b"+OK\r\n")
+                                buf = buf.replace(word, b"answered")
+                    attempts.append(1)
+                    payload = b"REDIS0010\xfa\x09redis-ver\x067.0.15\xfe\x00\xfb\x01\x00\x00\x03key\xff" + b"\x00" * 3
+                    conn.sendall(b"+FULLRESYNC " + b"a" * 40 + b" 0\r\n$%d\r\n" % len(payload) + payload)
+                    time.sleep(0.2)
+                except OSError:
+                    pass
+
+    th = threading.Thread(target=fake_master, daemon=True)
+    th.start()
+    try:
+        rp = start_server("--save", "")
+        rc = rp.client()
+        rc.set("mine", "kept")
+        rc.execute_command("REPLICAOF", "127.0.0.1", str(port))
+        wait_until(lambda: len(attempts) >= 2, timeout=15, what="the replica to retry after a corrupt RDB")
+        assert rc.ping()
+        assert rc.get("mine") == b"kept"
+        assert rc.dbsize() == 1
+        assert rc.info("replication")["master_link_status"] == "down"
+    finally:
+        stop.set()
+        th.join(timeout=5)
+        lsock.close()
