@@ -188,9 +188,7 @@ def lrange(c: Client, argv: list[bytes]) -> bytes:
         return resp.EMPTY_ARRAY
     if end >= n:
         end = n - 1
-    bulk = resp.bulk
-    items = v if start == 0 and end == n - 1 else _slice(v, start, end)
-    return resp.array_header(end - start + 1) + b"".join([bulk(x) for x in items])
+    return resp.bulk_array(v if start == 0 and end == n - 1 else _slice(v, start, end))
 
 
 @command("lindex", 3, "readonly", 1, 1, 1, group="list")

@@ -76,8 +76,9 @@ def array(items: Sequence[bytes]) -> bytes:
 
 
 def bulk_array(items: Iterable[bytes]) -> bytes:
-    """An array of bulk strings."""
-    parts = [bulk(b) for b in items]
+    """An array of bulk strings (inlined header lookup: LRANGE, SMEMBERS ... spend their time here)."""
+    h = _BULK_HEADERS
+    parts = [h[len(b)] + b + b"\r\n" if len(b) <= 1024 else bulk(b) for b in items]
     return array_header(len(parts)) + b"".join(parts)
 
 
