@@ -148,7 +148,7 @@ def _awaiting_fresh_info(w: World, ctx: Ctx, master: Master) -> bool:
         return False
     return any(
         not r.sdown
-        and not r.disconnected
+        and r.cc.up
         and (r.info_refresh is None or r.info_refresh < master.failover_state_change_time)
         for r in master.replicas.values()
     )
@@ -174,7 +174,7 @@ def _select_slave(w: World, ctx: Ctx, master: Master) -> None:
 def _send_slaveof_noone(w: World, ctx: Ctx, master: Master) -> None:
     r = master.promoted
     assert r is not None
-    if r.disconnected:
+    if not r.cc.up:
         if ctx.now - master.failover_state_change_time > master.failover_timeout:
             event(w, ctx, Level.WARNING, "-failover-abort-slave-timeout", master, master)
             abort_failover(w, ctx, master, "the selected replica stayed unreachable")
@@ -245,7 +245,7 @@ def reconf_next_replicas(w: World, ctx: Ctx, master: Master) -> None:
     for r in master.replicas.values():
         if in_progress >= master.settings.parallel_syncs:
             break
-        if r.reconf is not Reconf.PENDING or r.disconnected:
+        if r.reconf is not Reconf.PENDING or not r.cc.up:
             continue
         if send_slaveof(w, ctx, r, master, master.addr):
             r.reconf = Reconf.SENT
@@ -272,7 +272,7 @@ def detect_end(w: World, ctx: Ctx, master: Master) -> None:
     master.failover_state_change_time = ctx.now
     if timed_out:
         for r in master.replicas.values():
-            if r.reconf not in (Reconf.PENDING, Reconf.INPROG) or r.disconnected:
+            if r.reconf not in (Reconf.PENDING, Reconf.INPROG) or not r.cc.up:
                 continue
             if send_slaveof(w, ctx, r, master, master.addr):
                 event(w, ctx, Level.NOTICE, "+slave-reconf-sent-be", r, master)

@@ -160,8 +160,6 @@ def hello_payload(w: World, inst: Instance, master: Master) -> str:
 
 def send_hello(w: World, ctx: Ctx, inst: Instance, master: Master) -> bool:
     """PUBLISH our hello on the instance's cc (masters, replicas and sentinels alike)."""
-    if inst.disconnected:
-        return False
     payload = hello_payload(w, inst, master)
     if send_cmd(w, ctx, inst, master, Purpose.HELLO, "PUBLISH", HELLO_CHANNEL, payload) is None:
         return False
@@ -171,7 +169,7 @@ def send_hello(w: World, ctx: Ctx, inst: Instance, master: Master) -> bool:
 
 def send_info(w: World, ctx: Ctx, inst: Instance, master: Master) -> bool:
     """INFO (no section argument, as stock) to a master or replica."""
-    if inst.disconnected or send_cmd(w, ctx, inst, master, Purpose.INFO, "INFO") is None:
+    if send_cmd(w, ctx, inst, master, Purpose.INFO, "INFO") is None:
         return False
     inst.info_in_flight = ctx.now
     return True

@@ -92,8 +92,11 @@ def info_period(w: World, inst: Instance, master: Master) -> int:
 
 
 def periodic(w: World, ctx: Ctx, inst: Instance, master: Master) -> None:
-    """INFO, PING and hello when due (skipped while disconnected or under backpressure)."""
-    if inst.disconnected or inst.cc.pending >= MAX_PENDING_COMMANDS:
+    """INFO, PING and hello when due, on the command link (skipped under backpressure).
+
+    Ours: only the command link must be up; stock also waits for the pub/sub link, so a stuck
+    pub/sub reconnect silenced PINGs too."""
+    if not inst.cc.up or inst.cc.pending >= MAX_PENDING_COMMANDS:
         return
     now = ctx.now
     if not isinstance(inst, Peer):
