@@ -64,31 +64,30 @@ class PersistenceError(Exception):
 class Child:
     """The one background child (Redis's child_pid / child_type)."""
 
-    kind: str  # "rdb" | "aof"
+    kind: str  # "rdb" | "aof" | "repl" (a snapshot streamed to replicas)
     pid: int
     started: float
     pipe: int  # read end: the child's error message, if it fails
     keys_total: int
+    on_done: Callable[[bool], None] | None = None  # for "repl": told whether the child succeeded
 
 
-def _close_inherited_fds(keep: int) -> None:
+def _close_inherited_fds(keep: set[int]) -> None:
     """In a child: close every fd but stdio and `keep` (sockets, listeners, the AOF, epoll), so
     the child holds no client connection or port open after the parent closes them."""
     try:
         fds = [int(x) for x in os.listdir("/proc/self/fd")]
     except OSError:
-        os.closerange(3, keep)
-        os.closerange(keep + 1, 65536)
-        return
+        fds = list(range(3, 65536))
     for fd in fds:
-        if fd > 2 and fd != keep:
+        if fd > 2 and fd not in keep:
             try:
                 os.close(fd)
             except OSError:
                 pass
 
 
-def _run_child(body: Callable[[], None], wfd: int) -> NoReturn:
+def _run_child(body: Callable[[], None], wfd: int, keep_fds: tuple[int, ...] = ()) -> NoReturn:
     """The forked child: run `body`, report a failure through the pipe, never return."""
     code = 1
     try:
@@ -96,7 +95,7 @@ def _run_child(body: Callable[[], None], wfd: int) -> NoReturn:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
         gc.disable()  # collections would touch (and copy) every page of the parent's heap
-        _close_inherited_fds(wfd)
+        _close_inherited_fds({wfd, *keep_fds})
         body()
         code = 0
     except BaseException as e:
@@ -311,7 +310,20 @@ class Persistence:
     def has_child(self) -> bool:
         return self.child is not None
 
-    def _fork(self, kind: str, body: Callable[[], None]) -> Child:
+    def fork_child(
+        self,
+        kind: str,
+        body: Callable[[], None],
+        keep_fds: tuple[int, ...] = (),
+        on_done: Callable[[bool], None] | None = None,
+    ) -> Child:
+        """Fork the one background child (replication snapshots use this too, so BGSAVE, AOF
+        rewrites and full syncs never run two children at once, as in Redis)."""
+        child = self._fork(kind, body, keep_fds)
+        child.on_done = on_done
+        return child
+
+    def _fork(self, kind: str, body: Callable[[], None], keep_fds: tuple[int, ...] = ()) -> Child:
         """redisFork: raises OSError if fork fails."""
         rfd, wfd = os.pipe()
         try:
@@ -322,7 +334,7 @@ class Persistence:
             raise
         if pid == 0:
             os.close(rfd)
-            _run_child(body, wfd)
+            _run_child(body, wfd, keep_fds)
         os.close(wfd)
         os.set_blocking(rfd, False)
         child = Child(kind, pid, time.time(), rfd, self.engine.keyspace.total_keys())
@@ -407,7 +419,10 @@ class Persistence:
                 error=msg.decode("utf-8", "replace"),
             )
         ok = exitcode == 0 and not bysignal
-        if child.kind == "rdb":
+        if child.kind == "repl":
+            if child.on_done is not None:
+                child.on_done(ok)
+        elif child.kind == "rdb":
             self._bgsave_done(child, ok, bysignal)
         else:
             self.aof.child_running = False

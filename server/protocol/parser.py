@@ -152,10 +152,7 @@ class StrictParser:
     def next_command(self) -> list[bytes] | None:
         """Next complete command, or None if more input is needed. Empty commands are skipped."""
         while self.pos < len(self.buf):
-            if self.buf[self.pos] == 0x2A:  # '*'
-                cmd = self._multibulk()
-            else:
-                cmd = self._inline()
+            cmd = self._multibulk() if self.buf[self.pos] == 0x2A else self._inline()  # '*': RESP
             if cmd is None:
                 return None
             if cmd:
@@ -305,7 +302,7 @@ class RequestParser:
             self._raw_len = 0
             self._consumed = 0
             self._next_check = PROTO_MBULK_BIG_ARG
-        return cmd  # type: ignore[no-any-return]
+        return cmd
 
     def _check_partial(self) -> None:
         strict = StrictParser(self.limits)

@@ -22,7 +22,7 @@ from server.engine import encode_command
 from server.errors import CommandError
 from server.protocol import resp
 from server.replication.backlog import Backlog
-from server.replication.snapshot import kill_child, reap, start_rdb_child
+from server.replication.snapshot import Snapshot
 
 if TYPE_CHECKING:
     from server.client import Client
@@ -130,12 +130,24 @@ class Replication:
             return (list(prev_stats()) if prev_stats is not None else []) + mine
 
         hooks["info_stats"] = info_stats
+        # Our RDBs carry the replication position, so a restarted replica can resync partially.
+        hooks["rdb_save_info"] = lambda: {"repl-id": self.replid, "repl-offset": self.offset}
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self, nursery: trio.Nursery) -> None:
         self.nursery = nursery
         nursery.start_soon(self._flush_loop)
+        loaded = getattr(self.engine.persistence, "loaded_rdb_info", None)
+        if (
+            self.engine.config.replicaof is not None
+            and loaded is not None
+            and loaded.repl_id
+            and loaded.repl_offset is not None
+        ):
+            # A replica restarted from its own RDB continues the history it had (PSYNC2).
+            self.replid, self.offset = loaded.repl_id, loaded.repl_offset
+            self.engine.repl_offset = self.offset
         if self.engine.config.replicaof is not None:
             host, port = self.engine.config.replicaof
             self.set_master(host, port)
@@ -341,6 +353,12 @@ class Replication:
 
     async def _send_snapshot(self, batch: list[ReplicaState]) -> None:
         eng = self.engine
+        persistence = eng.persistence
+        if persistence is None:
+            raise RuntimeError("full resync needs the persistence manager (it owns the fork)")
+        # One background child at a time (a BGSAVE or AOF rewrite may be running): wait for it.
+        while persistence.has_child():
+            await trio.sleep(0.01)
         # The snapshot is the dataset at this offset; later writes are buffered per replica.
         aux: dict[str, str | int] = {"repl-stream-db": max(self.selected_db, 0), "repl-id": self.replid,
                                      "repl-offset": self.offset}
@@ -351,8 +369,15 @@ class Replication:
             r.pending_bytes = 0
             if not r.old_sync:
                 r.client.push(b"+FULLRESYNC %b %d\r\n" % (self.replid.encode(), self.offset))
-        pid, rfd = start_rdb_child(eng.keyspace.dbs, aux)
-        log.info("full resync: snapshot child started", pid=pid, replicas=[r.client.addr for r in batch])
+        try:
+            snap = Snapshot(persistence, eng.keyspace.dbs, aux)
+        except OSError as e:
+            for r in batch:
+                log.warning("full resync: cannot fork, dropping replica", replica=r.client.addr, error=str(e))
+                self._drop(r)
+            return
+        rfd = snap.fd
+        log.info("full resync: snapshot child started", pid=snap.pid, replicas=[r.client.addr for r in batch])
         mark = os.urandom(20).hex().encode()
         diskless = eng.config.repl_diskless_sync
         started = time.monotonic()
@@ -385,13 +410,10 @@ class Replication:
                     r.client.push(header)
                 for chunk in chunks:
                     await self._push_bulk(batch, chunk)
-            code = await reap(pid)
-            pid = 0
-            if code != 0:
-                raise OSError(f"snapshot child exited with code {code}")
+            if not await snap.finished():
+                raise OSError("snapshot child failed")
         except BaseException as e:
-            if pid:
-                kill_child(pid)
+            snap.kill()
             for r in batch:
                 if r in self.replicas:
                     log.warning("full resync failed, dropping replica", replica=r.client.addr, error=str(e))

@@ -1,8 +1,9 @@
-"""Point-in-time RDB snapshots for full resyncs, written by a forked child.
+"""Point-in-time RDB snapshots for full resyncs, written by the server's background child.
 
 fork() gives the child a copy-on-write image of the dataset at one instant, exactly as Redis
-does; the child streams the RDB into a pipe and exits, while the parent keeps serving. The
-parent reads the pipe with Trio, so no thread and no event-loop stall is involved.
+does; the child streams the RDB into a pipe and exits, while the parent keeps serving and reads
+the pipe with Trio. The fork itself is the persistence manager's, so a full sync, a BGSAVE and
+an AOF rewrite never run two children at once.
 """
 
 from __future__ import annotations
@@ -15,49 +16,41 @@ import trio
 
 if TYPE_CHECKING:
     from server.keyspace import Database
+    from server.persistence.manager import Persistence
 
 
-class SnapshotError(Exception):
-    pass
+class Snapshot:
+    """A running snapshot child: read the RDB from `fd`, then await `finished()`."""
 
+    def __init__(self, persistence: Persistence, dbs: Sequence[Database], aux: Mapping[str, str | int]) -> None:
+        from server.persistence.rdb import save_rdb
 
-def start_rdb_child(dbs: Sequence[Database], aux: Mapping[str, str | int]) -> tuple[int, int]:
-    """Fork a child that writes an RDB of `dbs` to a pipe; returns (pid, read fd)."""
-    from server.persistence.rdb import save_rdb
+        rfd, wfd = os.pipe()
 
-    rfd, wfd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: never return into the parent's code
-        code = 1
-        try:
-            os.close(rfd)
+        def body() -> None:
             with os.fdopen(wfd, "wb", buffering=1 << 20) as f:
                 save_rdb(f, dbs, aux=aux)
-            code = 0
-        except BaseException:
-            code = 1
-        finally:
-            os._exit(code)
-    os.close(wfd)
-    os.set_blocking(rfd, False)
-    return pid, rfd
 
-
-async def reap(pid: int) -> int:
-    """Wait for a child without blocking the loop; returns its exit code (or -signal)."""
-    while True:
+        self._done = trio.Event()
+        self.ok = False
         try:
-            done, status = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            return 0  # already reaped elsewhere
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        await trio.sleep(0.01)
+            child = persistence.fork_child("repl", body, keep_fds=(wfd,), on_done=self._on_done)
+        finally:
+            os.close(wfd)
+        self.pid = child.pid
+        self.persistence = persistence
+        os.set_blocking(rfd, False)
+        self.fd = rfd
 
+    def _on_done(self, ok: bool) -> None:
+        self.ok = ok
+        self._done.set()
 
-def kill_child(pid: int) -> None:
-    try:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
-    except (ProcessLookupError, ChildProcessError):
-        pass
+    async def finished(self) -> bool:
+        """Wait for the child to be reaped; True if it wrote the whole RDB."""
+        await self._done.wait()
+        return self.ok
+
+    def kill(self) -> None:
+        if not self._done.is_set() and self.persistence.child is not None and self.persistence.child.pid == self.pid:
+            self.persistence.kill_child()

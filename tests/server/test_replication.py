@@ -379,3 +379,25 @@ def test_corrupt_rdb_from_master_is_rejected_and_retried(start_server: Start) ->
         stop.set()
         th.join(timeout=5)
         lsock.close()
+
+
+def test_restarted_replica_resyncs_partially_from_its_rdb(start_server: Start) -> None:
+    m = start_server("--save", "", *FAST)
+    mc = m.client()
+    fill(mc, 50)
+    rp = start_server("--save", "", "--replicaof", "127.0.0.1", str(m.port))
+    rc = rp.client()
+    wait_until(lambda: in_sync(mc, rc), what="sync")
+    rc.execute_command("SAVE")
+    rp.stop()
+    mc.set("while-replica-down", "1")
+    full = mc.info("stats")["sync_full"]
+    restarted = ServerProcess(rp.argv, rp.port, rp.cwd, rp.log_path).start()
+    try:
+        rc2 = restarted.client()
+        wait_until(lambda: in_sync(mc, rc2), what="restarted replica in sync")
+        assert mc.info("stats")["sync_full"] == full, "restart from its RDB should need only a partial resync"
+        assert rc2.get("while-replica-down") == b"1"
+        assert digest(mc) == digest(rc2)
+    finally:
+        restarted.stop()
