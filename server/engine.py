@@ -224,7 +224,7 @@ class Engine:
     def _after_write(self, c: Client, cmd: Command, argv: list[bytes]) -> None:
         db = c.db
         if db.watched or db.blocking:
-            for k in cmd.keys(argv):
+            for k in cmd.written_keys(argv):
                 db.signal_modified(k)
                 db.signal_ready(k)
         if c.prop is None:

@@ -44,6 +44,9 @@ class Command:
     last_key: int = 0
     step: int = 0
     keys_fn: KeysFn | None = None
+    # The keys a write actually modifies, when not all of its keys (ZUNIONSTORE only writes its
+    # destination): only these invalidate WATCH and wake blocked clients. None: all its keys.
+    written_keys_fn: KeysFn | None = None
     group: str = "generic"
     subcommands: dict[bytes, Command] = field(default_factory=dict)
     parent: Command | None = None
@@ -83,6 +86,12 @@ class Command:
         last = self.last_key if self.last_key >= 0 else len(argv) + self.last_key
         return argv[self.first_key : last + 1 : self.step or 1]
 
+    def written_keys(self, argv: list[bytes]) -> list[bytes]:
+        """The keys this write modifies (signalModifiedKey targets): see `written_keys_fn`."""
+        if self.written_keys_fn is not None:
+            return self.written_keys_fn(argv)
+        return self.keys(argv)
+
 
 TABLE: dict[bytes, Command] = {}
 
@@ -97,6 +106,7 @@ def command(
     keys_fn: KeysFn | None = None,
     group: str = "generic",
     parent: str | None = None,
+    written_keys_fn: KeysFn | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register a handler. `flags` is a space-separated list of Redis's flag names.
 
@@ -114,6 +124,7 @@ def command(
             last_key=last_key,
             step=step,
             keys_fn=keys_fn,
+            written_keys_fn=written_keys_fn,
             group=group,
         )
         if parent is None:

@@ -25,7 +25,7 @@ from server.client import Client
 from server.commands.args import INT64_MAX, block_deadline, parse_int, parse_timeout
 from server.commands.lists import mpop_keys, parse_mpop, range_long
 from server.commands.registry import command
-from server.commands.scan import scan_key
+from server.commands.scan import scan_key, zset_is_listpack
 from server.datatypes import ZSet
 from server.errors import NOT_FLOAT, SYNTAX, WRONGTYPE, CommandError
 from server.keyspace import Database
@@ -307,8 +307,24 @@ def _zset(db: Database, key: bytes) -> ZSet | None:
     raise CommandError(WRONGTYPE)
 
 
-def _store(c: Client, dst: bytes, entries: Iterable[tuple[float, bytes]]) -> bytes:
-    """Write a result zset to `dst` (dropping its TTL), or delete `dst` if the result is empty."""
+def _store(c: Client, dst: bytes, entries: list[tuple[float, bytes]], added_one_by_one: bool) -> bytes:
+    """Write a result zset to `dst` (dropping its TTL), or delete `dst` if the result is empty.
+
+    A -0 score survives only where Redis keeps the result skiplist-encoded: ZRANGESTORE adds the
+    entries one by one to a zset created for their number; the set operations convert their
+    result to a listpack at the end when it fits."""
+    if any(not s for s, _ in entries):
+        cfg = c.engine.config
+        max_n, max_len = cfg.zset_max_listpack_entries, cfg.zset_max_listpack_value
+        if added_one_by_one:
+            lp = len(entries) <= max_n
+            fixed = []
+            for n, (s, m) in enumerate(entries, 1):
+                lp = lp and n <= max_n and len(m) <= max_len
+                fixed.append((0.0 if lp and not s else s, m))
+            entries = fixed
+        elif len(entries) <= max_n and all(len(m) <= max_len for _, m in entries):
+            entries = [(s + 0.0, m) for s, m in entries]
     zs = ZSet()
     scores = zs.scores
     for s, m in entries:
@@ -322,6 +338,11 @@ def _store(c: Client, dst: bytes, entries: Iterable[tuple[float, bytes]]) -> byt
     if db.delete(dst):
         c.engine.dirty += 1
     return resp.ZERO
+
+
+def _first_key(argv: list[bytes]) -> list[bytes]:
+    """The destination of ZRANGESTORE and the *STORE set operations: the only key they write."""
+    return argv[1:2]
 
 
 # --- ZADD / ZINCRBY / ZREM -------------------------------------------------------------------------
@@ -354,6 +375,7 @@ def _zadd(c: Client, argv: list[bytes], flags: int) -> bytes:
     db = c.db
     key = argv[1]
     zs = db.lookup(key)
+    zeros = 0.0 in scores  # a -0 is stored as 0 while the zset is listpack-encoded
     if zs is None:
         if flags & _XX:
             if incr:
@@ -361,15 +383,17 @@ def _zadd(c: Client, argv: list[bytes], flags: int) -> bytes:
             return resp.ZERO
         zs = ZSet()
         db.set(key, zs)
+        lp = zeros and _listpack_fits(c, 1, len(argv[i + 1]))  # 7.0 looks at the first member only
     elif zs.__class__ is not ZSet:
         raise CommandError(WRONGTYPE)
+    else:
+        lp = zeros and zset_is_listpack(zs, c.engine.config)
     sd = zs.scores
     order = zs.order
     added = updated = 0
-    if not flags & ~_CH:  # plain ZADD [CH]: the hot path
+    if not flags & ~_CH and not zeros:  # plain ZADD [CH]: the hot path
         for j, s in enumerate(scores):
             m = argv[i + 2 * j + 1]
-            s += 0.0
             old = sd.get(m)
             if old is None:
                 sd[m] = s
@@ -403,7 +427,8 @@ def _zadd(c: Client, argv: list[bytes], flags: int) -> bytes:
             score = s
             processed += 1
             if s != old:
-                s += 0.0
+                if lp and not s:
+                    s = 0.0
                 order.remove((old, m))
                 sd[m] = s
                 order.add((s, m))
@@ -411,7 +436,10 @@ def _zadd(c: Client, argv: list[bytes], flags: int) -> bytes:
         elif not xx:
             score = s
             processed += 1
-            s += 0.0
+            if lp:
+                lp = _listpack_fits(c, len(sd) + 1, len(m))  # else Redis converts to a skiplist
+                if lp and not s:
+                    s = 0.0
             sd[m] = s
             order.add((s, m))
             added += 1
@@ -422,6 +450,11 @@ def _zadd(c: Client, argv: list[bytes], flags: int) -> bytes:
     if incr:
         return _dbl(score, c.resp) if processed else resp.null(c.resp)
     return resp.integer(added + updated if flags & _CH else added)
+
+
+def _listpack_fits(c: Client, entries: int, member_len: int) -> bool:
+    cfg = c.engine.config
+    return entries <= cfg.zset_max_listpack_entries and member_len <= cfg.zset_max_listpack_value
 
 
 @command("zadd", -4, "write denyoom fast", 1, 1, 1, group="sorted-set")
@@ -575,7 +608,7 @@ def _zrange_generic(
         lrange = parse_lex_range(argv[minidx], argv[maxidx])
     zs = _zset(c.db, key)
     if zs is None:
-        return resp.EMPTY_ARRAY if dst is None else _store(c, dst, ())
+        return resp.EMPTY_ARRAY if dst is None else _store(c, dst, [], True)
     if rangetype == _RANK:
         lo, hi = _rank_span(len(zs), rstart, rend)
         if reverse:
@@ -587,10 +620,10 @@ def _zrange_generic(
         lo, hi = _limited(*score_span(zs, *srange), offset, limit, reverse)
     else:
         entries = lex_entries(zs, lrange[0], lrange[1], reverse, offset, limit)
-        return entries_reply(entries, withscores, c.resp) if dst is None else _store(c, dst, entries)
+        return entries_reply(entries, withscores, c.resp) if dst is None else _store(c, dst, entries, True)
     entries = _entries(zs, lo, hi, reverse)
     if dst is not None:
-        return _store(c, dst, entries)
+        return _store(c, dst, entries, True)
     return entries_reply(entries, withscores, c.resp)
 
 
@@ -599,7 +632,7 @@ def zrange(c: Client, argv: list[bytes]) -> bytes:
     return _zrange_generic(c, argv, 1, None, _AUTO, None)
 
 
-@command("zrangestore", -5, "write denyoom", 1, 2, 1, group="sorted-set")
+@command("zrangestore", -5, "write denyoom", 1, 2, 1, group="sorted-set", written_keys_fn=_first_key)
 def zrangestore(c: Client, argv: list[bytes]) -> bytes:
     return _zrange_generic(c, argv, 2, argv[1], _AUTO, None)
 
@@ -978,9 +1011,9 @@ def _setop(
                     result[m] = s
     if card_only:
         return resp.integer(len(result))
-    entries = sorted((s + 0.0, m) for m, s in result.items())
+    entries = sorted((s, m) for m, s in result.items())
     if dst is not None:
-        return _store(c, dst, entries)
+        return _store(c, dst, entries, False)
     return entries_reply(entries, withscores, c.resp)
 
 
@@ -993,17 +1026,38 @@ def _setop_keys(numkeys_idx: int, with_dst: bool) -> Callable[[list[bytes]], lis
     return keys
 
 
-@command("zunionstore", -4, "write denyoom movablekeys", keys_fn=_setop_keys(2, True), group="sorted-set")
+@command(
+    "zunionstore",
+    -4,
+    "write denyoom movablekeys",
+    keys_fn=_setop_keys(2, True),
+    group="sorted-set",
+    written_keys_fn=_first_key,
+)
 def zunionstore(c: Client, argv: list[bytes]) -> bytes:
     return _setop(c, argv, argv[1], 2, _UNION, False)
 
 
-@command("zinterstore", -4, "write denyoom movablekeys", keys_fn=_setop_keys(2, True), group="sorted-set")
+@command(
+    "zinterstore",
+    -4,
+    "write denyoom movablekeys",
+    keys_fn=_setop_keys(2, True),
+    group="sorted-set",
+    written_keys_fn=_first_key,
+)
 def zinterstore(c: Client, argv: list[bytes]) -> bytes:
     return _setop(c, argv, argv[1], 2, _INTER, False)
 
 
-@command("zdiffstore", -4, "write denyoom movablekeys", keys_fn=_setop_keys(2, True), group="sorted-set")
+@command(
+    "zdiffstore",
+    -4,
+    "write denyoom movablekeys",
+    keys_fn=_setop_keys(2, True),
+    group="sorted-set",
+    written_keys_fn=_first_key,
+)
 def zdiffstore(c: Client, argv: list[bytes]) -> bytes:
     return _setop(c, argv, argv[1], 2, _DIFF, False)
 

@@ -124,6 +124,41 @@ def test_store_commands_replace_destination_and_drop_ttl(ours: redis.Redis) -> N
 # --- byte-for-byte against stock -------------------------------------------------------------------
 
 SCRIPTS = {
+    "negative_zero": """
+        zadd small -0 a 1 b
+        zscore small a
+        zadd small incr -0.0 c
+        zscore small c
+        zincrby small -0 d
+        zadd big 1 m1 2 m2 3 m3 4 m4 5 m5 6 m6 7 m7 8 m8 9 m9 10 m10 11 m11 12 m12 13 m13 14 m14 15 m15 16 m16 17 m17 18 m18 19 m19 20 m20 21 m21 22 m22 23 m23 24 m24 25 m25 26 m26 27 m27 28 m28 29 m29 30 m30 31 m31 32 m32 33 m33 34 m34 35 m35 36 m36 37 m37 38 m38 39 m39 40 m40 41 m41 42 m42 43 m43 44 m44 45 m45 46 m46 47 m47 48 m48 49 m49 50 m50 51 m51 52 m52 53 m53 54 m54 55 m55 56 m56 57 m57 58 m58 59 m59 60 m60 61 m61 62 m62 63 m63 64 m64 65 m65 66 m66 67 m67 68 m68 69 m69 70 m70 71 m71 72 m72 73 m73 74 m74 75 m75 76 m76 77 m77 78 m78 79 m79 80 m80 81 m81 82 m82 83 m83 84 m84 85 m85 86 m86 87 m87 88 m88 89 m89 90 m90 91 m91 92 m92 93 m93 94 m94 95 m95 96 m96 97 m97 98 m98 99 m99 100 m100 101 m101 102 m102 103 m103 104 m104 105 m105 106 m106 107 m107 108 m108 109 m109 110 m110 111 m111 112 m112 113 m113 114 m114 115 m115 116 m116 117 m117 118 m118 119 m119 120 m120 121 m121 122 m122 123 m123 124 m124 125 m125 126 m126 127 m127 128 m128 129 m129
+        zadd big -0 z
+        zscore big z
+        zadd big 5 z
+        zadd big -0.0 z
+        zscore big z
+        zadd new1 -0 x 1 n1 2 n2 3 n3 4 n4 5 n5 6 n6 7 n7 8 n8 9 n9 10 n10 11 n11 12 n12 13 n13 14 n14 15 n15 16 n16 17 n17 18 n18 19 n19 20 n20 21 n21 22 n22 23 n23 24 n24 25 n25 26 n26 27 n27 28 n28 29 n29 30 n30 31 n31 32 n32 33 n33 34 n34 35 n35 36 n36 37 n37 38 n38 39 n39 40 n40 41 n41 42 n42 43 n43 44 n44 45 n45 46 n46 47 n47 48 n48 49 n49 50 n50 51 n51 52 n52 53 n53 54 n54 55 n55 56 n56 57 n57 58 n58 59 n59 60 n60 61 n61 62 n62 63 n63 64 n64 65 n65 66 n66 67 n67 68 n68 69 n69 70 n70 71 n71 72 n72 73 n73 74 n74 75 n75 76 n76 77 n77 78 n78 79 n79 80 n80 81 n81 82 n82 83 n83 84 n84 85 n85 86 n86 87 n87 88 n88 89 n89 90 n90 91 n91 92 n92 93 n93 94 n94 95 n95 96 n96 97 n97 98 n98 99 n99 100 n100 101 n101 102 n102 103 n103 104 n104 105 n105 106 n106 107 n107 108 n108 109 n109 110 n110 111 n111 112 n112 113 n113 114 n114 115 n115 116 n116 117 n117 118 n118 119 n119 120 n120 121 n121 122 n122 123 n123 124 n124 125 n125 126 n126 127 n127 128 n128
+        zscore new1 x
+        zadd new2 -0 a 1 LLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLL
+        zscore new2 a
+        zadd new3 1 LLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLL -0 a
+        zscore new3 a
+        zadd neg -1 x 2 y
+        zunion 1 neg weights 0 withscores
+        zinter 1 neg weights 0 withscores
+        zunionstore d 1 neg weights 0
+        zrange d 0 -1 withscores
+        zadd neg -1 LLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLLL
+        zunionstore d 1 neg weights 0
+        zrange d 0 -1 withscores
+        zrangestore e d 0 -1
+        zrange e 0 -1 withscores
+        zrangestore e d 0 -1 rev
+        zrange e 0 -1 withscores
+        zdiff 1 d withscores
+        zrangestore e2 big -inf 0 byscore
+        zrange e2 0 -1 withscores
+        zpopmin big
+    """,
     "zadd_errors_and_options": """
         zadd z nx xx 1 a
         zadd z gt lt 1 a
@@ -555,3 +590,36 @@ def test_propagation_matches_stock(pair: Pair) -> None:  # noqa: F811
             w.close()
     assert streams[0] == streams[1]
     assert [b"ZPOPMAX", b"z", b"3"] in streams[0]
+
+
+@pytest.mark.parametrize(
+    "store",
+    [
+        "ZUNIONSTORE dst 2 src other",
+        "ZINTERSTORE dst 2 src other",
+        "ZDIFFSTORE dst 2 src other",
+        "ZRANGESTORE dst src 0 -1",
+    ],
+)
+def test_store_commands_only_touch_their_destination_for_watch(pair: Pair, store: str) -> None:  # noqa: F811
+    """A WATCHed source key of a *STORE command stays valid; a WATCHed destination does not."""
+    for port in (pair.ours.port, pair.stock.port):
+        w, x = Raw(port), Raw(port)
+        try:
+            x("ZADD src 1 a 2 b")
+            x("ZADD other 2 b")
+            assert w("WATCH src other") == b"+OK\r\n"
+            assert x(store).startswith(b":")
+            w("MULTI")
+            w("ZCARD src")
+            assert w("EXEC") == b"*1\r\n:2\r\n", port
+            assert w("WATCH dst") == b"+OK\r\n"
+            x(store.replace("0 -1", "0 0"))
+            x("ZADD dst 5 z")
+            w("MULTI")
+            w("ZCARD dst")
+            assert w("EXEC") == b"*-1\r\n", port
+            x("FLUSHALL")
+        finally:
+            w.close()
+            x.close()
