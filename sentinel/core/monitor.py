@@ -101,8 +101,8 @@ def periodic(w: World, ctx: Ctx, inst: Instance, master: Master) -> None:
     now = ctx.now
     if not isinstance(inst, Peer):
         period = info_period(w, inst, master)
-        due = inst.info_refresh is None or now - inst.info_refresh > period
-        if due and (inst.info_in_flight is None or now - inst.info_in_flight > period):
+        due = inst.info_refresh is None or now - inst.info_refresh >= period
+        if due and (inst.info_in_flight is None or now - inst.info_in_flight >= period):
             send_info(w, ctx, inst, master)
     ping_period = min(master.down_after, w.timers.ping_period)
     if now - inst.last_pong_time > ping_period and (

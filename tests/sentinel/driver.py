@@ -251,10 +251,11 @@ class Driver:
         return self.step(CommandReply(s.cmd.tag, reply))
 
     def answer_all(self, label: str, name: str, reply: Reply) -> list[Action]:
-        """Answer every unanswered `name` command to `label` with the same reply."""
+        """Answer the `name` commands to `label` unanswered now (not those sent meanwhile)."""
         out: list[Action] = []
-        while self.pending(label, name):
-            out += self.answer(label, name, reply)
+        for cmd in self.pending(label, name):
+            self.outbox = [s for s in self.outbox if s.cmd is not cmd]
+            out += self.step(CommandReply(cmd.tag, reply))
         return out
 
     def settle(self) -> None:
