@@ -18,7 +18,15 @@ from server.blocking import Block
 from server.client import Client
 from server.commands.args import INT64_MAX, INT64_MIN, block_deadline, parse_int, parse_timeout
 from server.commands.registry import command
-from server.errors import INDEX_OUT_OF_RANGE, NO_SUCH_KEY, NOT_INTEGER, SYNTAX, WRONGTYPE, CommandError
+from server.errors import (
+    INDEX_OUT_OF_RANGE,
+    NO_SUCH_KEY,
+    NOT_INTEGER,
+    SYNTAX,
+    WRONGTYPE,
+    CommandError,
+    wrong_arity,
+)
 from server.keyspace import Database
 from server.protocol import resp
 
@@ -41,6 +49,7 @@ def range_long(b: bytes, lo: int, hi: int, msg: str) -> int:
 
 
 def _list(db: Database, key: bytes) -> List | None:
+    """The list at `key`, None if missing; WRONGTYPE for any other type."""
     v = db.lookup(key)
     if v is None or v.__class__ is deque:
         return v
@@ -61,6 +70,7 @@ def _side(b: bytes) -> bool:
 
 
 def _push(c: Client, argv: list[bytes], left: bool, only_existing: bool) -> bytes:
+    """LPUSH/RPUSH/LPUSHX/RPUSHX: the X forms never create the key."""
     db = c.db
     key = argv[1]
     v = db.lookup(key)
@@ -103,14 +113,16 @@ def rpushx(c: Client, argv: list[bytes]) -> bytes:
 
 
 def _pop_n(v: List, left: bool, n: int) -> list[bytes]:
+    """Pop `n` elements from one end, in pop order."""
     pop = v.popleft if left else v.pop
     return [pop() for _ in range(n)]
 
 
 def _pop(c: Client, argv: list[bytes], left: bool) -> bytes:
+    """LPOP/RPOP [count]: the count form answers a null *array* for a missing key."""
     n = len(argv)
     if n > 3:
-        raise CommandError(f"ERR wrong number of arguments for '{'lpop' if left else 'rpop'}' command")
+        raise wrong_arity(b"lpop" if left else b"rpop")
     db = c.db
     key = argv[1]
     if n == 2:
@@ -207,6 +219,7 @@ def lindex(c: Client, argv: list[bytes]) -> bytes:
 
 @command("lpos", -3, "readonly", 1, 1, 1, group="list")
 def lpos(c: Client, argv: list[bytes]) -> bytes:
+    """LPOS with RANK/COUNT/MAXLEN; options are parsed before the key is looked up."""
     ele = argv[2]
     rank, count, maxlen = 1, -1, 0
     j, n = 3, len(argv)
@@ -282,6 +295,7 @@ def lset(c: Client, argv: list[bytes]) -> bytes:
 
 @command("lrem", 4, "write", 1, 1, 1, group="list")
 def lrem(c: Client, argv: list[bytes]) -> bytes:
+    """LREM: count > 0 removes from the head, < 0 from the tail, 0 all matches."""
     toremove = parse_int(argv[2])
     key = argv[1]
     v = _list(c.db, key)
@@ -316,6 +330,7 @@ def lrem(c: Client, argv: list[bytes]) -> bytes:
 
 @command("ltrim", 4, "write", 1, 1, 1, group="list")
 def ltrim(c: Client, argv: list[bytes]) -> bytes:
+    """LTRIM: counts one change per removed element (none when nothing is trimmed)."""
     start = parse_int(argv[2])
     end = parse_int(argv[3])
     key = argv[1]
@@ -413,6 +428,7 @@ def rpoplpush(c: Client, argv: list[bytes]) -> bytes:
 
 
 def _side_name(left: bool) -> bytes:
+    """The word LMOVE is propagated with for a side."""
     return b"left" if left else b"right"
 
 
@@ -436,6 +452,7 @@ def _blmove(
     is_lmove = prop[0] == b"LMOVE"
 
     def retry() -> bytes | None:
+        """Serve this waiter from the key that became ready, if it now holds elements."""
         v = db.lookup(src)
         if v.__class__ is not deque or not v:
             return None
@@ -498,6 +515,7 @@ def mpop_keys(idx: int) -> Callable[[list[bytes]], list[bytes]]:
     """The key positions of an *MPOP command whose numkeys is argv[idx] (empty if malformed)."""
 
     def keys(argv: list[bytes]) -> list[bytes]:
+        """Key positions for COMMAND GETKEYS, WATCH and wake-ups."""
         try:
             n = parse_int(argv[idx], NOT_INTEGER)
         except (CommandError, IndexError):
@@ -533,6 +551,7 @@ def _serve_pop(c: Client, db: Database, key: bytes, v: List, left: bool, count: 
 def _blocking_pop(
     c: Client, keys: list[bytes], left: bool, count: int, timeout: float | None
 ) -> bytes | Block:
+    """BLPOP/BRPOP (count 0) and BLMPOP: serve now from the first non-empty key, else block."""
     db = c.db
     for key in keys:
         v = db.lookup(key)
@@ -551,6 +570,7 @@ def _blocking_pop(
     )
 
     def retry() -> bytes | None:
+        """Serve this waiter from the key that became ready, if it now holds elements."""
         ready = blk.ready_key
         for key in blk.keys if ready is None else (ready,):
             v = db.lookup(key)

@@ -108,6 +108,7 @@ LexBound = tuple[int, bytes, bool]
 
 
 def _lex_item(b: bytes) -> LexBound:
+    """One zslParseLexRangeItem: '+', '-', '(member' or '[member'."""
     c = b[:1]
     if c == b"+" or c == b"-":
         if len(b) > 1 and b[1] != 0:  # C compares c[1] to '\0'
@@ -121,6 +122,7 @@ def _lex_item(b: bytes) -> LexBound:
 
 
 def parse_lex_range(bmin: bytes, bmax: bytes) -> tuple[LexBound, LexBound]:
+    """Both bounds of a BYLEX range, with Redis's single error text."""
     try:
         return _lex_item(bmin), _lex_item(bmax)
     except CommandError:
@@ -128,6 +130,7 @@ def parse_lex_range(bmin: bytes, bmax: bytes) -> tuple[LexBound, LexBound]:
 
 
 def _gte_min(m: bytes, bound: LexBound) -> bool:
+    """Member >= the lex min bound (zslLexValueGteMin)."""
     kind, v, ex = bound
     if kind:
         return kind < 0
@@ -135,6 +138,7 @@ def _gte_min(m: bytes, bound: LexBound) -> bool:
 
 
 def _lte_max(m: bytes, bound: LexBound) -> bool:
+    """Member <= the lex max bound (zslLexValueLteMax)."""
     kind, v, ex = bound
     if kind:
         return kind > 0
@@ -160,6 +164,7 @@ def score_span(zs: ZSet, mn: float, minex: bool, mx: float, maxex: bool) -> tupl
 
 
 def _lex_pos(zs: ZSet, score: float, bound: LexBound, is_min: bool) -> int:
+    """Bisection position of a lex bound in a zset whose scores are all `score`."""
     kind, v, ex = bound
     order = zs.order
     if kind:
@@ -275,6 +280,7 @@ def _limited(lo: int, hi: int, offset: int, limit: int, reverse: bool) -> tuple[
 
 
 def _entries(zs: ZSet, lo: int, hi: int, reverse: bool) -> list[tuple[float, bytes]]:
+    """The (score, member) entries at positions [lo, hi), reversed on request."""
     if lo >= hi:
         return []
     return list(zs.order.islice(lo, hi, reverse=reverse))
@@ -284,6 +290,7 @@ def _entries(zs: ZSet, lo: int, hi: int, reverse: bool) -> list[tuple[float, byt
 
 
 def _dbl(f: float, proto: int) -> bytes:
+    """A score reply: %.17g as a bulk string (RESP2) or a double (RESP3)."""
     s = b"%.17g" % f
     if proto == 3:
         return b"," + s + b"\r\n"
@@ -301,6 +308,7 @@ def entries_reply(entries: list[tuple[float, bytes]], withscores: bool, proto: i
 
 
 def _zset(db: Database, key: bytes) -> ZSet | None:
+    """The zset at `key`, None if missing; WRONGTYPE for any other type."""
     v = db.lookup(key)
     if v is None or v.__class__ is ZSet:
         return v
@@ -352,6 +360,7 @@ _ZADD_OPTS = {b"nx": _NX, b"xx": _XX, b"gt": _GT, b"lt": _LT, b"incr": _INCR, b"
 
 
 def _zadd(c: Client, argv: list[bytes], flags: int) -> bytes:
+    """zaddGenericCommand (ZADD and ZINCRBY): option checks in Redis's order, then scores."""
     n = len(argv)
     i = 2
     opts = _ZADD_OPTS
@@ -453,6 +462,7 @@ def _zadd(c: Client, argv: list[bytes], flags: int) -> bytes:
 
 
 def _listpack_fits(c: Client, entries: int, member_len: int) -> bool:
+    """Whether a zset of `entries` entries with this member stays listpack-encoded."""
     cfg = c.engine.config
     return entries <= cfg.zset_max_listpack_entries and member_len <= cfg.zset_max_listpack_value
 
@@ -517,6 +527,7 @@ def zcard(c: Client, argv: list[bytes]) -> bytes:
 
 
 def _rank(c: Client, argv: list[bytes], reverse: bool) -> bytes:
+    """ZRANK/ZREVRANK."""
     zs = _zset(c.db, argv[1])
     if zs is None:
         return resp.null(c.resp)
@@ -666,6 +677,7 @@ def zrevrangebylex(c: Client, argv: list[bytes]) -> bytes:
 
 
 def _zremrange(c: Client, argv: list[bytes], rangetype: int) -> bytes:
+    """ZREMRANGEBYRANK/SCORE/LEX: the range is parsed before the key is looked up."""
     if rangetype == _RANK:
         start = parse_int(argv[2])
         end = parse_int(argv[3])
@@ -716,6 +728,7 @@ def zremrangebylex(c: Client, argv: list[bytes]) -> bytes:
 
 
 def _pop_entries(zs: ZSet, count: int, maximum: bool) -> list[tuple[float, bytes]]:
+    """Remove and return up to `count` lowest (or highest) entries."""
     order = zs.order
     n = min(count, len(order))
     if maximum:
@@ -731,6 +744,7 @@ def _pop_entries(zs: ZSet, count: int, maximum: bool) -> list[tuple[float, bytes
 
 
 def _pop_pairs(entries: list[tuple[float, bytes]], proto: int, nested: bool) -> bytes:
+    """Member/score pairs, flat or as [member, score] arrays."""
     bulk = resp.bulk
     if nested:
         return b"".join([b"*2\r\n" + bulk(m) + _dbl(s, proto) for s, m in entries])
@@ -738,6 +752,7 @@ def _pop_pairs(entries: list[tuple[float, bytes]], proto: int, nested: bool) -> 
 
 
 def _zpop(c: Client, argv: list[bytes], maximum: bool) -> bytes:
+    """ZPOPMIN/ZPOPMAX [count]: flat pairs, nested in RESP3 when a count is given."""
     if len(argv) > 3:
         raise CommandError(SYNTAX)
     count = -1
@@ -792,6 +807,7 @@ def _serve_zpop(c: Client, db: Database, key: bytes, zs: ZSet, maximum: bool, co
 def _blocking_zpop(
     c: Client, keys: list[bytes], maximum: bool, count: int, timeout: float | None
 ) -> bytes | Block:
+    """BZPOPMIN/BZPOPMAX (count 0) and BZMPOP: serve now, else block."""
     db = c.db
     for key in keys:
         zs = db.lookup(key)
@@ -810,6 +826,7 @@ def _blocking_zpop(
     )
 
     def retry() -> bytes | None:
+        """Serve this waiter from the key that became ready, if it now is a non-empty zset."""
         ready = blk.ready_key
         for key in blk.keys if ready is None else (ready,):
             zs = db.lookup(key)
@@ -862,6 +879,7 @@ def bzmpop(c: Client, argv: list[bytes]) -> bytes | Block:
 
 @command("zrandmember", -2, "readonly", 1, 1, 1, group="sorted-set")
 def zrandmember(c: Client, argv: list[bytes]) -> bytes:
+    """ZRANDMEMBER [count [WITHSCORES]]: negative counts may repeat members."""
     n = len(argv)
     proto = c.resp
     rng = c.engine.rng
@@ -901,6 +919,7 @@ _SUM, _MIN, _MAX = 0, 1, 2
 
 
 def _aggregate(target: float, val: float, how: int) -> float:
+    """zunionInterAggregate: SUM (inf + -inf gives 0), MIN or MAX."""
     if how == _SUM:
         r = target + val
         return 0.0 if r != r else r  # inf + -inf: Redis keeps 0
@@ -910,12 +929,14 @@ def _aggregate(target: float, val: float, how: int) -> float:
 
 
 def _members(src: Any) -> Iterable[tuple[bytes, float]]:
+    """(member, score) of a zset, or of a set with every score 1."""
     if src.__class__ is ZSet:
         return src.scores.items()
     return ((m, 1.0) for m in src)
 
 
 def _score_in(src: Any, m: bytes) -> float | None:
+    """A member's score in a zset or set source (1 for sets), None if absent."""
     if src.__class__ is ZSet:
         return src.scores.get(m)
     return 1.0 if m in src else None
@@ -1018,9 +1039,11 @@ def _setop(
 
 
 def _setop_keys(numkeys_idx: int, with_dst: bool) -> Callable[[list[bytes]], list[bytes]]:
+    """Key positions of the set operations: [destination] + the numkeys sources."""
     src_keys = mpop_keys(numkeys_idx)
 
     def keys(argv: list[bytes]) -> list[bytes]:
+        """Key positions for COMMAND GETKEYS, WATCH and wake-ups."""
         return ([argv[1]] if with_dst else []) + src_keys(argv)
 
     return keys
