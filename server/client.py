@@ -94,6 +94,7 @@ class Client:
         self.shard_channels: set[bytes] = set()
         # Blocking
         self.block: Block | None = None
+        self.postponed = False  # waiting for a CLIENT PAUSE to end (blocked, for Redis)
         # Propagation override for the command being executed (list of argv), see Engine.call.
         self.prop: list[list[bytes]] | None = None
         # Lifecycle
@@ -139,7 +140,7 @@ class Client:
             f += FLAG_PUBSUB
         if self.in_multi:
             f += FLAG_MULTI
-        if self.block is not None:
+        if self.block is not None or self.postponed:
             f += FLAG_BLOCKED
         if self.dirty_cas:
             f += FLAG_DIRTY_CAS

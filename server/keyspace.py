@@ -79,7 +79,7 @@ class Database:
             return None
         if self.expires and key in self.expires and self._expired(key):
             return None
-        if self.lru is not None:
+        if self.lru is not None and not self.engine.no_touch:  # CLIENT NO-TOUCH: not an access
             self.lru.pop(key, None)
             self.lru[key] = None
         return v

@@ -240,7 +240,9 @@ class Server:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 if self.engine.config.tcp_keepalive:
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-            self.nursery.start_soon(self._serve_client, sock, addr)
+            admitted = self._admit(sock, addr)
+            if admitted is not None:
+                self.nursery.start_soon(self._serve_admitted, *admitted, sock)
 
     async def _cron_loop(self) -> None:
         eng = self.engine
@@ -265,7 +267,7 @@ class Server:
             return
         now = time.monotonic()
         for c in list(eng.clients.values()):
-            if c.kind != "normal" or c.block is not None or c.subscriptions:
+            if c.kind != "normal" or c.block is not None or c.postponed or c.subscriptions:
                 continue
             if now - c.last_interaction > maxidle and c.kill is not None:
                 log.info("closing idle client", client_id=c.id, addr=c.addr)
@@ -273,25 +275,40 @@ class Server:
 
     # --- one connection --------------------------------------------------------------------------
 
-    async def _serve_client(self, sock: socket.socket, addr: object) -> None:
+    def _admit(self, sock: socket.socket, addr: object) -> tuple[Client, SocketTransport] | None:
+        """Accept-time checks and registration, done at accept as in Redis (so client ids and the
+        maxclients count follow the accept order); a refused socket gets its error and is closed."""
         eng = self.engine
         transport = SocketTransport(sock, eng)
         try:
             laddr = _fmt_addr(sock.getsockname())
         except OSError:
             laddr = ""
+        refusal = None
+        if len(eng.clients) >= eng.config.maxclients:
+            refusal = b"-ERR max number of clients reached\r\n"
+        elif eng.config.protected_mode and not eng.config.requirepass and not _is_local(addr):  # type: ignore[arg-type]
+            refusal = PROTECTED_MODE_DENIED
+        if refusal is not None:
+            eng.stat_rejected_conn += 1
+            transport.write(refusal)
+            transport.closed = True
+            sock.close()
+            return None
+        client = Client(eng, transport, addr=_fmt_addr(addr), laddr=laddr, fd=sock.fileno())
+        transport.client = client
+        eng.add_client(client)
+        return client, transport
+
+    async def _serve_client(self, sock: socket.socket, addr: object) -> None:
+        """Admit and serve one accepted socket until its connection ends."""
+        admitted = self._admit(sock, addr)
+        if admitted is not None:
+            await self._serve_admitted(*admitted, sock)
+
+    async def _serve_admitted(self, client: Client, transport: SocketTransport, sock: socket.socket) -> None:
+        eng = self.engine
         try:
-            if len(eng.clients) >= eng.config.maxclients:
-                eng.stat_rejected_conn += 1
-                transport.write(b"-ERR max number of clients reached\r\n")
-                return
-            if eng.config.protected_mode and not eng.config.requirepass and not _is_local(addr):  # type: ignore[arg-type]
-                eng.stat_rejected_conn += 1
-                transport.write(PROTECTED_MODE_DENIED)
-                return
-            client = Client(eng, transport, addr=_fmt_addr(addr), laddr=laddr, fd=sock.fileno())
-            transport.client = client
-            eng.add_client(client)
             try:
                 await self._run_client(client, sock, transport)
             finally:
@@ -458,8 +475,12 @@ class Server:
 
     async def _wait_pause(self, client: Client, argv: list[bytes]) -> None:
         eng = self.engine
-        while eng.must_pause(client, argv):
-            await trio.sleep(min(0.01, max(eng.pause_until - time.monotonic(), 0.001)))
+        client.postponed = True
+        try:
+            while eng.must_pause(client, argv):
+                await trio.sleep(min(0.01, max(eng.pause_until - time.monotonic(), 0.001)))
+        finally:
+            client.postponed = False
 
 
 PROTECTED_MODE_DENIED = (

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from server.client import Client, NullTransport
+from server.engine import Engine
 from tests.conftest import ServerProcess
 from tests.server.rawresp import Closed, Raw, client_id, start_module_server, transcript, wait_until
 
@@ -296,6 +298,7 @@ def test_help_is_7_0_plus_the_7_2_subcommands(ours: ServerProcess, stock: Server
 
 def test_kill_old_form_by_address(srv: ServerProcess) -> None:
     with Raw(srv.port) as victim, Raw(srv.port) as killer:
+        assert victim.call("PING") == b"+PONG\r\n"  # accepted and registered
         local = victim.sock.getsockname()
         assert killer.call("CLIENT", "KILL", f"{local[0]}:{local[1]}") == b"+OK\r\n"
         assert victim.wait_closed() == b""
@@ -439,3 +442,27 @@ def test_client_id_is_unique_and_increasing(srv: ServerProcess) -> None:
         with Raw(srv.port) as c:
             ids.append(client_id(c))
     assert ids == sorted(ids) and len(set(ids)) == 3
+
+
+def test_no_touch_reads_leave_the_lru_order_alone() -> None:
+    """Engine level (the LRU order is not observable over the wire except through eviction):
+    a NO-TOUCH client's reads are not accesses; its TOUCH still is (Redis 7.2)."""
+    eng = Engine()
+    eng.config.maxmemory_policy = "allkeys-lru"
+    eng.apply_memory_policy()
+    c = Client(eng, NullTransport())
+    eng.add_client(c)
+    db = eng.keyspace[0]
+    for k in (b"a", b"b", b"c"):
+        assert eng.execute(c, [b"SET", k, b"1"]) == b"+OK\r\n"
+    assert db.lru is not None
+    assert eng.execute(c, [b"GET", b"a"]) == b"$1\r\n1\r\n"
+    assert list(db.lru) == [b"b", b"c", b"a"]
+    assert eng.execute(c, [b"CLIENT", b"NO-TOUCH", b"on"]) == b"+OK\r\n"
+    assert eng.execute(c, [b"GET", b"b"]) == b"$1\r\n1\r\n"
+    assert list(db.lru) == [b"b", b"c", b"a"]
+    assert eng.execute(c, [b"TOUCH", b"b"]) == b":1\r\n"
+    assert list(db.lru) == [b"c", b"a", b"b"]
+    assert eng.execute(c, [b"CLIENT", b"NO-TOUCH", b"off"]) == b"+OK\r\n"
+    assert eng.execute(c, [b"GET", b"c"]) == b"$1\r\n1\r\n"
+    assert list(db.lru) == [b"a", b"b", b"c"]

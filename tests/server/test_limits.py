@@ -24,7 +24,7 @@ from server.config import Config
 from server.engine import Engine
 from server.network import PROTECTED_MODE_DENIED, Server
 from tests.conftest import ServerProcess
-from tests.server.rawresp import Closed, Raw, encode, wait_until
+from tests.server.rawresp import Closed, Raw, client_id, encode, wait_until
 
 Start = Callable[..., ServerProcess]
 
@@ -79,6 +79,17 @@ def test_idle_timeout_spares_subscribers_blocked_and_active_clients(start_server
         assert sub.call("PING") == b"*2\r\n$4\r\npong\r\n$0\r\n\r\n"
         assert active.call("RPUSH", "to:list", "x") == b":1\r\n"
         assert blocked.read() == b"*2\r\n$7\r\nto:list\r\n$1\r\nx\r\n"
+
+
+@BOTH
+def test_client_held_by_pause_is_blocked_not_idle(start_server: Start, stock: bool) -> None:
+    sp = start_server("--save", "", "--timeout", "1", stock=stock)
+    with Raw(sp.port) as admin, Raw(sp.port) as c:
+        cid = client_id(c)
+        assert admin.call("CLIENT", "PAUSE", "2500", "WRITE") == b"+OK\r\n"
+        c.send("SET", "held", "1")
+        assert wait_until(lambda: b" flags=b " in admin.call("CLIENT", "LIST", "ID", str(cid)))
+        assert c.read(timeout=10) == b"+OK\r\n"  # 2.5s held, more than the 1s timeout
 
 
 # --- client-output-buffer-limit (pubsub) ------------------------------------------------------------
