@@ -249,3 +249,25 @@ def test_protected_mode_text_is_redis_7_0_15() -> None:
     start = data.find(b"-DENIED Redis is running in protected mode")
     assert start >= 0
     assert data[start : data.index(b"\x00", start)] == PROTECTED_MODE_DENIED
+
+
+@BOTH
+def test_limits_follow_config_set_at_once(start_server: Start, stock: bool) -> None:
+    """CONFIG SET applies to connections already open (no reconnect needed)."""
+    sp = start_server("--save", "", stock=stock)
+    with Raw(sp.port, rcvbuf=4096) as sub, Raw(sp.port) as c:
+        assert c.call("CONFIG", "SET", "client-output-buffer-limit", "pubsub 256kb 128kb 60") == b"+OK\r\n"
+        assert sub.call("SUBSCRIBE", "cs:ch").endswith(b":1\r\n")
+        for _ in range(1024):  # 64 MiB at most; the subscriber goes long before
+            if c.call("PUBLISH", "cs:ch", MESSAGE) == b":0\r\n":
+                break
+        assert c.call("PUBSUB", "NUMSUB", "cs:ch") == b"*2\r\n$5\r\ncs:ch\r\n:0\r\n"
+        assert c.call("CONFIG", "SET", "proto-max-bulk-len", "1mb") == b"+OK\r\n"
+        c.send_raw(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1048577\r\n")
+        assert c.wait_closed() == b"-ERR Protocol error: invalid bulk length\r\n"
+    with Raw(sp.port) as a, Raw(sp.port) as b:
+        assert a.call("CONFIG", "SET", "maxclients", "2") == b"+OK\r\n"
+        assert b.call("PING") == b"+PONG\r\n"
+        with Raw(sp.port) as extra:
+            assert extra.wait_closed() == b"-ERR max number of clients reached\r\n"
+        assert a.call("CONFIG", "SET", "maxclients", "10000") == b"+OK\r\n"
