@@ -1440,9 +1440,11 @@ def _score_repr(score: float) -> bytes:
     return b"%.17g" % score  # what Redis 7.0 hashes (inf and -inf print as such)
 
 
-def value_digest(db: Any, key: bytes, v: Any) -> bytearray:
-    """Redis's xorObjectDigest: the digest of one value (type, content, whether it expires)."""
-    d = bytearray(20)
+def value_digest(db: Any, key: bytes, v: Any, d: bytearray | None = None) -> bytearray:
+    """Redis's xorObjectDigest: mixes one value (type, content, whether it expires) into `d`
+    (a fresh digest when None), in place, as Redis does."""
+    if d is None:
+        d = bytearray(20)
     cls = v.__class__
     type_id = {bytes: 0, deque: 1, set: 2, ZSet: 3, dict: 4}.get(cls, 0)
     _mix(d, struct.pack(">I", type_id))
@@ -1481,9 +1483,7 @@ def dataset_digest(eng: Any) -> bytes:
         for key, v in db.data.items():
             d = bytearray(20)
             _mix(d, key)
-            vd = value_digest(db, key, v)
-            for i in range(20):
-                d[i] ^= vd[i]
+            value_digest(db, key, v, d)
             _xor(final, bytes(d))
     return bytes(final)
 
