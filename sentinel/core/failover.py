@@ -284,7 +284,6 @@ def finish_failover(master: Master) -> None:
     master.failover_state = FailoverState.NONE
     master.forced = False
     master.promoted = None
-    master.failover_from = None
     master.next_failover_at = 0
     master.next_failover_reason = ""
     for r in master.replicas.values():
@@ -375,13 +374,11 @@ def switch_master(w: World, ctx: Ctx, master: Master, new: tuple[str, int], *, l
         master.replicas[r.name] = r
     if leader:
         master.promoted = None
-        master.failover_from = old
     else:
         master.failover_state = FailoverState.NONE
         master.forced = False
         master.promoted = None
-        master.failover_from = None
-    master.next_failover_at = 0
+        master.next_failover_at = 0
     master.next_failover_reason = ""
     master.delay_logged = False
     for r in master.replicas.values():

@@ -195,8 +195,6 @@ class Master(Instance):
     failover_epoch: int = 0
     forced: bool = False
     promoted: Replica | None = None
-    failover_from: tuple[str, int] | None = None
-    """Old master address of the failover we lead, once the promotion switched us over."""
     next_failover_at: int = 0
     """No failover may start before this time (stock: failover_start_time + 2 x timeout)."""
     next_failover_reason: str = ""
