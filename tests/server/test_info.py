@@ -102,6 +102,7 @@ def test_clients_section(server: Any) -> None:
     assert info["connected_clients"] == 4
     assert info["blocked_clients"] == 0 and info["clients_in_timeout_table"] == 0
     others[0].send("BLPOP", "nolist", "0")
+    assert wait_until(lambda: r.info("clients")["blocked_clients"] == 1)
     others[1].send("BLPOP", "nolist", "100")
     assert wait_until(lambda: r.info("clients")["blocked_clients"] == 2)
     assert r.info("clients")["clients_in_timeout_table"] == 1
