@@ -11,7 +11,8 @@ from dataclasses import dataclass, fields
 
 # Stock constants that are not tunable through SENTINEL DEBUG.
 INFO_FAST_PERIOD = 1_000
-"""INFO cadence to a replica whose master is ODOWN / failing over, or whose master link is down."""
+"""INFO cadence to a replica whose master is SDOWN/ODOWN or failing over, whose master link is
+down, or which claims to be a master (stock: ODOWN, failover or link down only)."""
 MAX_PENDING_COMMANDS = 100
 """PING/INFO/PUBLISH are skipped while a link has this many commands without a reply."""
 DEFAULT_PARALLEL_SYNCS = 1

@@ -41,7 +41,7 @@ from sentinel.core import (
     parse_config,
 )
 from sentinel.core.events import Event
-from sentinel.core.replies import ErrorReply, Reply, Status
+from sentinel.core.replies import Reply, Status
 
 Addr = tuple[str, int]
 MASTER_NAME = "mymaster"
@@ -167,6 +167,10 @@ class Cluster:
                 del self.links[key]
                 self.queue.append((li.core, LinkDown(key[1], "reset")))
         self.pump()
+
+    def freeze(self, addr: Addr, frozen: bool = True) -> None:
+        """SIGSTOP (or SIGCONT) an instance: connections stay open, nothing is answered."""
+        self.instances[addr].frozen = frozen
 
     def restart(self, addr: Addr) -> None:
         """Bring a killed instance back with the role and data it had."""
@@ -447,7 +451,3 @@ class Cluster:
     def masters(self) -> list[Addr]:
         """Instances that are alive and act as master."""
         return [a for a, inst in self.instances.items() if inst.alive and inst.role == "master"]
-
-    def error(self, text: str) -> ErrorReply:
-        """Convenience for tests."""
-        return ErrorReply(text)

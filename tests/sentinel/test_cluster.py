@@ -86,6 +86,18 @@ def test_returning_old_master_is_demoted() -> None:
     assert c.agreed()
 
 
+def test_frozen_master_is_replaced_and_demoted_when_it_resumes() -> None:
+    c = Cluster(seed=10, offsets=(1000, 1200))
+    settled(c)
+    c.freeze(MASTER)
+    t0 = c.now
+    c.run_until(lambda: all(c.master_addr(i) == R2 for i in range(3)), limit=10_000, step=10)
+    assert c.now - t0 < 2000  # no connection reset: SDOWN from the oldest unanswered PING
+    c.freeze(MASTER, False)
+    c.run_until(lambda: c.masters() == [R2], limit=20_000)
+    assert c.agreed() and c.instances[MASTER].master == R2
+
+
 def test_isolated_master_is_replaced_and_demoted_after_heal() -> None:
     c = Cluster(seed=4)
     settled(c)
