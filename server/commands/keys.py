@@ -113,12 +113,18 @@ def _delete_keys(c: Client, argv: list[bytes]) -> bytes:
     return resp.integer(n)
 
 
-@command("del", -2, "write", 1, -1, 1, group="generic")
+def _none_written(argv: list[bytes]) -> list[bytes]:
+    """The handler signals what it changed itself: DEL/UNLINK through `Database.delete` (only
+    keys that existed), COPY on the target db (never the source)."""
+    return []
+
+
+@command("del", -2, "write", 1, -1, 1, group="generic", written_keys_fn=_none_written)
 def del_(c: Client, argv: list[bytes]) -> bytes:
     return _delete_keys(c, argv)
 
 
-@command("unlink", -2, "write fast", 1, -1, 1, group="generic")
+@command("unlink", -2, "write fast", 1, -1, 1, group="generic", written_keys_fn=_none_written)
 def unlink(c: Client, argv: list[bytes]) -> bytes:
     return _delete_keys(c, argv)
 
@@ -312,7 +318,7 @@ def renamenx(c: Client, argv: list[bytes]) -> bytes:
     return _rename_generic(c, argv, True)
 
 
-@command("copy", -3, "write denyoom", 1, 2, 1, group="generic")
+@command("copy", -3, "write denyoom", 1, 2, 1, group="generic", written_keys_fn=_none_written)
 def copy(c: Client, argv: list[bytes]) -> bytes:
     src_db = dst_db = c.db
     replace = False
@@ -345,9 +351,8 @@ def copy(c: Client, argv: list[bytes]) -> bytes:
     move_encoding_mark(src_db, key, dst_db, newkey, v, dup)
     if when is not None:
         dst_db.set_expire(newkey, when)
-    if dst_db is not src_db:
-        dst_db.signal_modified(newkey)
-        dst_db.signal_ready(newkey)
+    dst_db.signal_modified(newkey)
+    dst_db.signal_ready(newkey)
     c.engine.dirty += 1
     return resp.ONE
 

@@ -959,3 +959,23 @@ def test_keyspace_hits_and_misses_count_like_stock(local: Local, stock: Any) -> 
     assert info["keyspace_hits"] == 16 and info["keyspace_misses"] == 7
     assert local.engine.stat_keyspace_hits == info["keyspace_hits"]
     assert local.engine.stat_keyspace_misses == info["keyspace_misses"]
+
+
+def test_watch_is_touched_only_by_real_changes(local: Local) -> None:
+    """As Redis: DEL touches only keys it deleted, COPY only its target (any db)."""
+    eng = local.engine
+    db0 = eng.keyspace[0]
+    w = {name: Client(eng, NullTransport()) for name in ("x", "y", "k", "dst")}
+    db0.watched = {b"x": [w["x"]], b"y": [w["y"]], b"k": [w["k"]], b"dst": [w["dst"]]}
+    local("set", "y", "1")
+    for c in w.values():
+        c.dirty_cas = False
+    assert local("del", "y", "x") == b":1\r\n"
+    assert w["y"].dirty_cas and not w["x"].dirty_cas
+    local("set", "k", "v")
+    w["k"].dirty_cas = False
+    assert local("copy", "k", "dst") == b":1\r\n"
+    assert w["dst"].dirty_cas and not w["k"].dirty_cas
+    w["dst"].dirty_cas = False
+    assert local("copy", "k", "dst", "db", "0", "replace") == b":1\r\n"
+    assert w["dst"].dirty_cas and not w["k"].dirty_cas
