@@ -732,13 +732,14 @@ def lolwut(c: Client, argv: list[bytes]) -> bytes:
     if len(argv) >= 3 and argv[1].lower() == b"version":
         version = f"{_long(argv[2]) & 0xFFFFFFFF}.0.0"
         args = argv[3:]
-    nums = [_long(a) for a in args[:3]]
     if (version[0] == "5" and version[1] == "." and version[2] != "9") or version.startswith("4.9"):
+        nums = [_long(a) for a in args[:3]]
         cols = min(max(nums[0] if len(nums) > 0 else 66, 1), 1000)
         per_row = min(max(nums[1] if len(nums) > 1 else 8, 1), 200)
         per_col = min(max(nums[2] if len(nums) > 2 else 12, 1), 200)
         text = _lolwut5(cols, per_row, per_col)
     elif (version[0] == "6" and version[1] == "." and version[2] != "9") or version.startswith("5.9"):
+        nums = [_long(a) for a in args[:2]]
         cols = min(max(nums[0] if len(nums) > 0 else 80, 1), 1000)
         rows = min(max(nums[1] if len(nums) > 1 else 20, 1), 1000)
         text = _lolwut6(cols, rows)
@@ -970,7 +971,9 @@ def _flush_watchdog(c: Client) -> Any:
 def slowlog_get(c: Client, argv: list[bytes]) -> bytes:
     count = 10
     if len(argv) > 3:
-        raise CommandError("ERR wrong number of arguments for 'slowlog|get' command")
+        raise CommandError(
+            f"ERR unknown subcommand or wrong number of arguments for '{_str(argv[1])}'. Try SLOWLOG HELP."
+        )
     if len(argv) == 3:
         err = "ERR count should be greater than or equal to -1"
         count = parse_int(argv[2], err)
@@ -1352,10 +1355,48 @@ def _lru_clock() -> int:
     return int(time.time()) & ((1 << 24) - 1)
 
 
+_INT_RE = re.compile(rb"-?[1-9][0-9]{0,18}|0")
+
+
 def _listpack_entry_size(e: bytes) -> int:
+    """Bytes of one listpack entry (encoding, data, back-length), as Redis lays it out."""
+    if len(e) <= 20 and _INT_RE.fullmatch(e) and -(2**63) <= int(e) < 2**63:
+        v = int(e)
+        enc = (
+            1
+            if 0 <= v <= 127
+            else 2
+            if -4096 <= v <= 4095
+            else 3
+            if -(2**15) <= v < 2**15
+            else 4
+            if -(2**23) <= v < 2**23
+            else 5
+            if -(2**31) <= v < 2**31
+            else 9
+        )
+        return enc + 1
     n = len(e)
     enc = n + (1 if n < 64 else 2 if n < 4096 else 5)
-    return enc + (1 if enc < 128 else 2 if enc < 16384 else 3 if enc < 2097152 else 4)
+    return enc + (1 if enc < 128 else 2 if enc < 16384 else 3 if enc < 2097152 else 4 if enc < 268435456 else 5)
+
+
+def _rdb_len_size(n: int) -> int:
+    return 1 if n < 64 else 2 if n < 16384 else 5 if n <= 0xFFFFFFFF else 9
+
+
+def _quicklist_nodes(v: deque[bytes], node_max: int = 8192) -> list[int]:
+    """Listpack byte sizes of the quicklist nodes a list of this content would use."""
+    sizes = []
+    cur = 7  # listpack header (6) + end byte
+    for e in v:
+        es = _listpack_entry_size(e)
+        if cur + es > node_max and cur > 7:
+            sizes.append(cur)
+            cur = 7
+        cur += es
+    sizes.append(cur)
+    return sizes
 
 
 def _serialized_length(v: Any) -> int:
@@ -1383,25 +1424,21 @@ def debug_object(c: Client, argv: list[bytes]) -> bytes:
         and 0 <= int(v) < 10000
         and (not cfg.maxmemory or ("lru" not in cfg.maxmemory_policy and "lfu" not in cfg.maxmemory_policy))
     )
+    if v.__class__ is deque:
+        # Redis saves a list as quicklist nodes (one listpack blob each, uncompressed here).
+        nodes = _quicklist_nodes(v)
+        serialized = _rdb_len_size(len(nodes)) + sum(1 + _rdb_len_size(n) + n for n in nodes)
+    else:
+        serialized = _serialized_length(v)
     text = (
         f"Value at:0x{id(v):x} refcount:{2147483647 if shared else 1} encoding:{enc} "
-        f"serializedlength:{_serialized_length(v)} lru:{_lru_clock()} lru_seconds_idle:0"
+        f"serializedlength:{serialized} lru:{_lru_clock()} lru_seconds_idle:0"
     )
     if v.__class__ is deque:
-        node_max = 8192
-        nodes, size, cur = 0, 0, 7
-        for e in v:
-            es = _listpack_entry_size(e)
-            if cur + es > node_max and cur > 7:
-                nodes += 1
-                size += cur
-                cur = 7
-            cur += es
-        nodes += 1
-        size += cur
         text += (
-            f" ql_nodes:{nodes} ql_avg_node:{len(v) / nodes:.2f} ql_listpack_max:{cfg.list_max_listpack_size}"
-            f" ql_compressed:{1 if cfg.list_compress_depth else 0} ql_uncompressed_size:{size}"
+            f" ql_nodes:{len(nodes)} ql_avg_node:{len(v) / len(nodes):.2f}"
+            f" ql_listpack_max:{cfg.list_max_listpack_size}"
+            f" ql_compressed:{1 if cfg.list_compress_depth else 0} ql_uncompressed_size:{sum(nodes)}"
         )
     return resp.simple(text)
 
