@@ -7,7 +7,8 @@
   (stock counts against current_epoch; matching the failover epoch is the safe tightening).
 * Ours: while we lead a failover for a master (elected, state select_slave or later) we grant no
   vote to anyone else for it, so a second leader cannot be elected through us while we act.
-* Ours: after `-failover-abort-not-elected`, a provable split vote is retried after
+* Ours: once every vote of the epoch is known and nobody can reach the votes needed, the
+  election ends at once (`election_hopeless`), and a provable split vote is retried after
   split-vote-retry + jitter instead of 2 x failover-timeout (see `after_not_elected`).
 """
 
@@ -92,6 +93,22 @@ def get_leader(w: World, ctx: Ctx, master: Master, epoch: int) -> str | None:
     if winner is not None and max_votes >= needed_votes(master):
         return winner
     return None
+
+
+def election_hopeless(master: Master, epoch: int) -> bool:
+    """Nobody can win `epoch` any more: even if every vote we do not know yet went to the best
+    placed candidate, it would stay below the votes needed (ours: ends a split vote at once
+    instead of waiting for the election timeout)."""
+    counts: dict[str, int] = {}
+    unknown = 0
+    voters = [(p.leader, p.leader_epoch) for p in master.peers.values()]
+    voters.append((master.leader, master.leader_epoch))
+    for leader, leader_epoch in voters:
+        if leader is not None and leader_epoch == epoch:
+            counts[leader.lower()] = counts.get(leader.lower(), 0) + 1
+        else:
+            unknown += 1
+    return max(counts.values(), default=0) + unknown < needed_votes(master)
 
 
 def ask_peers(w: World, ctx: Ctx, master: Master, forced: bool) -> None:

@@ -4,7 +4,7 @@ States and their bounds (docs/sentinel-core.md has the full table):
 
 | state | leaves when | bound |
 |---|---|---|
-| wait_start | elected (or forced) | min(election-timeout, failover-timeout) after the start, then `-failover-abort-not-elected` |
+| wait_start | elected (or forced) | min(election-timeout, failover-timeout) after the start, or at once when every vote is known and nobody can win, then `-failover-abort-not-elected` |
 | select_slave | every reachable replica answered a fresh INFO | replica-info-wait, then select with what is known; no candidate: `-failover-abort-no-good-slave` |
 | send_slaveof_noone | the promoted replica's link is up: send the promotion | failover-timeout, then `-failover-abort-slave-timeout` |
 | wait_promotion | its INFO (polled every promotion-poll-period) says role:master | failover-timeout, then `-failover-abort-slave-timeout` |
@@ -31,7 +31,7 @@ from dataclasses import replace
 
 from sentinel.core.actions import Crash, Level, Log
 from sentinel.core.detect import check_odown
-from sentinel.core.election import after_not_elected, ask_peers, get_leader, same_id
+from sentinel.core.election import after_not_elected, ask_peers, election_hopeless, get_leader, same_id
 from sentinel.core.info import Role
 from sentinel.core.links import close_instance, event, force_hello, send_info, send_slaveof
 from sentinel.core.model import (
@@ -124,7 +124,9 @@ def _wait_start(w: World, ctx: Ctx, master: Master) -> None:
     leader = get_leader(w, ctx, master, master.failover_epoch)
     if not same_id(leader, w.myid) and not master.forced:
         election_timeout = min(w.timers.election_timeout, master.failover_timeout)
-        if ctx.now - master.failover_start_time > election_timeout:
+        if ctx.now - master.failover_start_time > election_timeout or election_hopeless(
+            master, master.failover_epoch
+        ):
             event(w, ctx, Level.WARNING, "-failover-abort-not-elected", master, master)
             abort_failover(w, ctx, master, "not elected")
             after_not_elected(w, ctx, master)
@@ -242,8 +244,9 @@ def reconf_next_replicas(w: World, ctx: Ctx, master: Master) -> None:
             event(w, ctx, Level.NOTICE, "-slave-reconf-sent-timeout", r, master)
             r.reconf = Reconf.DONE
     in_progress = sum(1 for r in master.replicas.values() if r.reconf in (Reconf.SENT, Reconf.INPROG))
+    slots = max(1, master.settings.parallel_syncs)  # a config of 0 would never repoint anyone
     for r in master.replicas.values():
-        if in_progress >= master.settings.parallel_syncs:
+        if in_progress >= slots:
             break
         if r.reconf is not Reconf.PENDING or not r.cc.up:
             continue

@@ -205,7 +205,7 @@ def on_info_reply(w: World, ctx: Ctx, inst: Instance, master: Master, reply: Rep
                 master.reboot_since = now
     if inst is master:
         for ip, port in report.replicas:
-            if master.replica_at(ip, port) is None:
+            if (ip, port) != master.addr and master.replica_at(ip, port) is None:
                 r = new_replica(master, ip, port, now)
                 master.replicas[r.name] = r
                 event(w, ctx, Level.NOTICE, "+slave", r, master)

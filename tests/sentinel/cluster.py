@@ -11,6 +11,7 @@ per epoch.
 
 from __future__ import annotations
 
+import heapq
 import random
 from collections import deque
 from dataclasses import dataclass, field
@@ -93,8 +94,14 @@ class Cluster:
         offsets: tuple[int, ...] | None = None,
         priorities: tuple[int, ...] | None = None,
         seed: int = 0,
+        latency: int = 0,
     ) -> None:
         self.now = 0
+        self.latency = latency
+        self.net = random.Random(seed)
+        self.delayed: list[tuple[int, int, int, Event]] = []
+        self.last_delivery = [0] * n
+        self.seq = 0
         self.seed = seed
         self.n = n
         self.instances: dict[Addr, FakeRedis] = {}
@@ -165,7 +172,7 @@ class Cluster:
         for key, li in list(self.links.items()):
             if li.target == addr and li.sentinel is None:
                 del self.links[key]
-                self.queue.append((li.core, LinkDown(key[1], "reset")))
+                self.post((li.core, LinkDown(key[1], "reset")))
         self.pump()
 
     def freeze(self, addr: Addr, frozen: bool = True) -> None:
@@ -190,7 +197,7 @@ class Cluster:
             if li.core == i or li.sentinel == i:
                 del self.links[key]
                 if li.core != i:
-                    self.queue.append((li.core, LinkDown(key[1], "reset")))
+                    self.post((li.core, LinkDown(key[1], "reset")))
         for inst in self.instances.values():
             inst.subscribers = {s for s in inst.subscribers if s[0] != i}
         self.pump()
@@ -203,22 +210,40 @@ class Cluster:
 
     # --- running ------------------------------------------------------------------------------
 
+    def post(self, item: tuple[int, Event]) -> None:
+        """Queue an event for a core: at once, or (with `latency`) after a random delay that
+        keeps each core's events in order."""
+        if not self.latency:
+            self.queue.append(item)
+            return
+        i, ev = item
+        at = max(self.now + self.net.randint(0, self.latency), self.last_delivery[i])
+        self.last_delivery[i] = at
+        self.seq += 1
+        heapq.heappush(self.delayed, (at, self.seq, i, ev))
+
     def deliver(self, i: int, ev: Event) -> None:
-        """Queue an event for core i and process the queue."""
+        """Process an event for core i now, then everything it causes that is due."""
         self.queue.append((i, ev))
         self.pump()
 
     def pump(self) -> None:
-        """Process queued events until none is left."""
-        while self.queue:
-            i, ev = self.queue.popleft()
-            core = self.cores[i]
-            if core is None:
-                continue
-            actions = core.step(self.now, ev)
-            self.steps += 1
-            self.apply(i, actions)
-            self.check(i, core)
+        """Process queued events (and delayed ones that are due) until none is left."""
+        while True:
+            while self.delayed and self.delayed[0][0] <= self.now:
+                _, _, i, ev = heapq.heappop(self.delayed)
+                self.queue.append((i, ev))
+            if not self.queue:
+                return
+            while self.queue:
+                i, ev = self.queue.popleft()
+                core = self.cores[i]
+                if core is None:
+                    continue
+                actions = core.step(self.now, ev)
+                self.steps += 1
+                self.apply(i, actions)
+                self.check(i, core)
 
     def run(self, ms: int) -> None:
         """Advance simulated time by `ms`, ticking every core on its own schedule."""
@@ -229,6 +254,13 @@ class Cluster:
                 self.now = end
                 return
             t = min(self.next_tick[i] for i in live)
+            if self.delayed and self.delayed[0][0] < t:
+                self.now = max(self.now, self.delayed[0][0])
+                if self.now > end:
+                    self.now = end
+                    return
+                self.pump()
+                continue
             if t > end:
                 self.now = end
                 return
@@ -279,12 +311,12 @@ class Cluster:
                     epoch = core.world.masters[MASTER_NAME].failover_epoch
                     self.leaders.setdefault(epoch, set()).add(i)
             elif isinstance(a, RunScript):
-                self.queue.append((i, ScriptStarted(a.job, 1000 + a.job)))
-                self.queue.append((i, ScriptExited(a.job, 0)))
+                self.post((i, ScriptStarted(a.job, 1000 + a.job)))
+                self.post((i, ScriptExited(a.job, 0)))
             elif isinstance(a, ReplyTo):
                 asker = self.requests.pop(a.request, None)
                 if asker is not None:
-                    self.queue.append((asker[0], CommandReply(asker[1], a.reply)))
+                    self.post((asker[0], CommandReply(asker[1], a.reply)))
             elif isinstance(a, Crash):
                 self.crash_core(i)
                 return
@@ -299,9 +331,9 @@ class Cluster:
             ok = inst is not None and inst.alive
         if ok and self.reachable(self.core_node(i), self.node(target)):
             self.links[(i, a.link)] = LinkInfo(i, target, sentinel, a.channel)
-            self.queue.append((i, LinkUp(a.link, self.core_node(i))))
+            self.post((i, LinkUp(a.link, self.core_node(i))))
         else:
-            self.queue.append((i, LinkDown(a.link, "connect failed")))
+            self.post((i, LinkDown(a.link, "connect failed")))
 
     def close_link(self, i: int, link: int) -> None:
         li = self.links.pop((i, link), None)
@@ -319,21 +351,21 @@ class Cluster:
         if not inst.alive or inst.frozen:
             return
         reply = self.instance_command(i, a.link, li, inst, a.argv)
-        self.queue.append((i, CommandReply(a.tag, reply)))
+        self.post((i, CommandReply(a.tag, reply)))
 
     def sentinel_command(self, i: int, j: int, a: SendCommand) -> None:
         name = a.argv[0].upper()
         if name == "PUBLISH":
-            self.queue.append((j, HelloReceived(a.argv[2])))
-            self.queue.append((i, CommandReply(a.tag, 1)))
+            self.post((j, HelloReceived(a.argv[2])))
+            self.post((i, CommandReply(a.tag, 1)))
         elif name == "SENTINEL":
             req = self.next_request
             self.next_request += 1
             self.requests[req] = (i, a.tag)
             _, _, ip, port, epoch, runid = a.argv
-            self.queue.append((j, IsMasterDownRequest(req, ip, int(port), int(epoch), runid)))
+            self.post((j, IsMasterDownRequest(req, ip, int(port), int(epoch), runid)))
         else:
-            self.queue.append((i, CommandReply(a.tag, Status("PONG" if name == "PING" else "OK"))))
+            self.post((i, CommandReply(a.tag, Status("PONG" if name == "PING" else "OK"))))
 
     def instance_command(
         self, i: int, link: int, li: LinkInfo, inst: FakeRedis, argv: tuple[str, ...]
@@ -349,7 +381,7 @@ class Cluster:
         if name == "PUBLISH":
             for core, lid in sorted(inst.subscribers):
                 if self.reachable(self.core_node(core), inst.host):
-                    self.queue.append((core, PubSubMessage(lid, argv[1], argv[2])))
+                    self.post((core, PubSubMessage(lid, argv[1], argv[2])))
             return len(inst.subscribers)
         if name == "SLAVEOF":
             if argv[1].upper() == "NO":
@@ -365,7 +397,7 @@ class Cluster:
                 if (other.channel is Channel.PUBSUB) == kill_pubsub:
                     del self.links[key]
                     inst.subscribers.discard(key)
-                    self.queue.append((key[0], LinkDown(key[1], "killed")))
+                    self.post((key[0], LinkDown(key[1], "killed")))
             return Status("QUEUED")
         if name == "EXEC":
             return [Status("OK")] * 5

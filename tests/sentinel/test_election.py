@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sentinel.core import Log, PersistState, ReplyTo, SentinelState
-from sentinel.core.election import after_not_elected, get_leader, needed_votes, vote
+from sentinel.core.election import after_not_elected, election_hopeless, get_leader, needed_votes, vote
 from sentinel.core.events import IsMasterDownRequest
 from sentinel.core.instances import instance_map
 from sentinel.core.model import Ctx, FailoverState, new_peer
@@ -212,3 +212,29 @@ def test_having_voted_for_another_backs_off() -> None:
     d = healthy(Driver.create(conf(failover_timeout=60_000)))
     wait, reason = _lost(d, {PEER1: (PEER1, 5), PEER2: (PEER2, 5)}, ours=PEER1)
     assert wait == 120_000 and reason == f"voted for {PEER1} in epoch 5"
+
+
+def test_election_is_hopeless_only_when_every_vote_is_known() -> None:
+    d = healthy(Driver.create(conf(quorum=2)))
+    _candidate(d, [PEER1, PEER2])
+    m = d.master
+    m.leader, m.leader_epoch = MYID, 5
+    _votes(d, {PEER1: (PEER1, 5), PEER2: (None, 0)})
+    assert not election_hopeless(m, 5)  # PEER2 may still vote for us or for PEER1
+    _votes(d, {PEER2: (PEER2, 5)})
+    assert election_hopeless(m, 5)  # three candidates, one vote each, two needed
+    _votes(d, {PEER2: (PEER2, 6)})
+    assert not election_hopeless(m, 5)  # its vote in epoch 5 is unknown
+    _votes(d, {PEER2: (PEER1, 5)})
+    assert not election_hopeless(m, 5)  # PEER1 won
+
+
+def test_split_vote_ends_before_the_election_timeout() -> None:
+    from tests.sentinel.test_failover import to_odown
+
+    d = healthy(Driver.create(conf(failover_timeout=60_000)))
+    to_odown(d)
+    d.answer_all(PEER1, "SENTINEL", [1, PEER1, 1])
+    acts = d.answer_all(PEER2, "SENTINEL", [1, PEER2, 1])
+    assert d.names(acts)[-1] == "-failover-abort-not-elected"
+    assert d.master.next_failover_reason == "split vote in epoch 1"
