@@ -185,7 +185,8 @@ class Cluster:
 
     def start_core(self, i: int) -> None:
         """(Re)create core i from its persisted state and Start it."""
-        state = SentinelState.from_json(self.states[i]) if self.states[i] else None
+        stored = self.states[i]
+        state = SentinelState.from_json(stored) if stored else None
         core = SentinelCore(parse_config(self.confs[i]), state, random.Random(self.seed * 1000 + i))
         self.cores[i] = core
         self.deliver(i, Start())

@@ -100,7 +100,7 @@ def test_set_options_and_events() -> None:
         ("+set", "master mymaster 10.0.0.1 6379 parallel-syncs 3"),
         ("+set", "master mymaster 10.0.0.1 6379 QUORUM 1"),
     ]
-    stored = SentinelState.from_json(acts[0].state)  # type: ignore[union-attr]
+    stored = SentinelState.from_json(acts[0].state)
     assert stored.masters["mymaster"].settings.down_after == 1000
 
 
@@ -171,7 +171,7 @@ def test_config_set() -> None:
     assert d.replies[1] == OK and isinstance(acts[0], PersistState)
     s = d.world.settings
     assert (s.announce_ip, s.announce_port, s.loglevel) == ("192.0.2.7", 26400, "warning")
-    stored = SentinelState.from_json(acts[0].state)  # type: ignore[union-attr]
+    stored = SentinelState.from_json(acts[0].state)
     assert stored.sentinel_settings["announce_ip"] == "192.0.2.7"
     acts = d.step(ConfigSetRequest(2, ("sentinel-pass", "pw")))
     closed = {d.link_label[a.link][0] for a in acts if isinstance(a, CloseLink)}

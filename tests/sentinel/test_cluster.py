@@ -36,7 +36,7 @@ def test_kill_master_one_leader_best_replica_all_agree() -> None:
         t0 = c.now
         switched = c.run_until(
             lambda c=c: all(c.master_addr(i) == R2 for i in range(3)), limit=10_000, step=10
-        )  # type: ignore[misc]
+        )
         assert switched < 1000 + 600, f"seed {seed}: switch took {switched} ms"  # down-after is 1000
         ended = c.run_until(c.agreed, limit=10_000, step=10)
         assert ended <= 1100, f"seed {seed}: repointing took {ended} ms more"  # one fast INFO period
@@ -187,7 +187,7 @@ def test_with_network_latency_split_votes_resolve_quickly() -> None:
         c = Cluster(offsets=(1000, 1200), seed=seed, latency=300)
         settled(c)
         c.kill(MASTER)
-        took = c.run_until(lambda c=c: c.agreed() and c.master_addr(0) == R2, limit=30_000, step=10)  # type: ignore[misc]
+        took = c.run_until(lambda c=c: c.agreed() and c.master_addr(0) == R2, limit=30_000, step=10)
         # a split vote may cost one round: early abort + split-vote-retry, not the election timeout
         assert took < 8000, f"seed {seed}: {took} ms"
         assert all(len(w) == 1 for w in c.leaders.values())

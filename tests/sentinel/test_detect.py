@@ -199,7 +199,8 @@ def test_malformed_ask_replies_are_ignored() -> None:
     d = healthy(Driver.create(conf(quorum=2)))
     d.dead.add("mymaster")
     assert sdown_time(d) is not None
-    for bad in ([1, "*"], [1, 2, 0], ["1", "*", 0], Status("OK"), ErrorReply("ERR x")):
+    bads: list[Reply] = [[1, "*"], [1, 2, 0], ["1", "*", 0], Status("OK"), ErrorReply("ERR x")]
+    for bad in bads:
         d.answer(PEER1, "SENTINEL", bad)
         d.advance(1000)
         assert not d.master.odown

@@ -29,7 +29,7 @@ def test_first_requester_gets_the_vote_and_it_is_persisted_before_the_reply() ->
     assert reply_at > 0
     assert d.events(acts) == [("+new-epoch", "1"), ("+vote-for-leader", f"{PEER1} 1")]
     assert d.replies[1] == [0, PEER1, 1]
-    stored = SentinelState.from_json(acts[0].state)  # type: ignore[union-attr]
+    stored = SentinelState.from_json(acts[0].state)
     assert stored.current_epoch == 1
     assert (stored.masters["mymaster"].leader, stored.masters["mymaster"].leader_epoch) == (PEER1, 1)
 

@@ -67,12 +67,17 @@ def _disconnect(r: Replica) -> None:
     r.cc.up = False
 
 
+def _pubsub_down(r: Replica) -> None:
+    assert r.pc is not None
+    r.pc.up = False
+
+
 @pytest.mark.parametrize(
     ("tweak", "reason"),
     [
         (lambda r: setattr(r, "sdown", True), "s_down"),
         (_disconnect, "disconnected"),
-        (lambda r: r.pc is not None and setattr(r.pc, "up", False), "disconnected"),
+        (lambda r: _pubsub_down(r), "disconnected"),
         (lambda r: setattr(r, "last_avail_time", NOW - 5001), "no valid ping reply for 5001 ms"),
         (lambda r: setattr(r, "slave_priority", 0), "priority 0"),
         (lambda r: setattr(r, "info_refresh", NOW - 30_001), "INFO too old"),
