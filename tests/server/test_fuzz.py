@@ -169,10 +169,14 @@ def sanitize(argv: list[bytes]) -> list[bytes]:
 
 
 def _short_timeout(b: bytes) -> bytes:
-    v = _float(b)
-    if v is not None and (v == 0 or v > 0.05):
-        return b"0.01"
-    return b
+    """A blocking timeout of 10 ms, unless the value is surely rejected (negative or not a number
+    at all). Redis parses timeouts with strtold, which also takes hex ('0x10') and spaces."""
+    v = _float(b.strip())
+    if v is not None and (v < 0 or v != v or v in (float("inf"), float("-inf"))):
+        return b
+    if v is None and not any(ch in b"0123456789" for ch in b):
+        return b
+    return b"0.01"
 
 
 @st.composite
@@ -357,13 +361,13 @@ def run_batch(port: int, cmds: list[list[bytes]]) -> None:
     nonce = secrets.token_hex(12).encode()
     payload = b"".join(d.encode_command(a) for a in cmds)
     payload += d.encode_command([b"RESET"]) + d.encode_command([b"PING", nonce])
-    conn = d.RespConn(port, timeout=15)
+    conn = d.RespConn(port, timeout=5)
     try:
         conn.send_raw(payload)
         seen = 0
         while True:
             try:
-                rep = conn.read(timeout=15)
+                rep = conn.read(timeout=5)
             except d.ConnectionClosed:
                 if _may_close(cmds):
                     break
