@@ -374,7 +374,9 @@ def test_client_unblock(srv: Srv) -> None:
 
 def test_commands_pipelined_after_a_block_run_after_it(srv: Srv) -> None:
     c = srv.conn()
-    c.sock.sendall(b"*3\r\n$5\r\nBLPOP\r\n$1\r\nk\r\n$1\r\n0\r\n*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nLLEN\r\n$1\r\nk\r\n")
+    c.sock.sendall(
+        b"*3\r\n$5\r\nBLPOP\r\n$1\r\nk\r\n$1\r\n0\r\n*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nLLEN\r\n$1\r\nk\r\n"
+    )
     srv.wait_blocked(1)
     assert c.nothing_within(0.2)
     srv.admin("RPUSH k a b")
@@ -460,3 +462,26 @@ def test_served_waiters_propagate_like_stock(pair: Pair) -> None:  # noqa: F811
     assert [b"ZPOPMAX", b"w8", b"2"] in ours
     i = ours.index([b"EXEC"])
     assert ours[i + 1] == [b"ZPOPMIN", b"w9"]  # served after the transaction
+
+
+@pytest.mark.parametrize("stock", [False, True], ids=["ours", "stock"])
+def test_key_expired_before_exec_ends_serves_nobody(start_server: object, stock: bool) -> None:
+    """MULTI; LPUSH; PEXPIRE; DEBUG SLEEP; EXEC: the key is gone when waiters are served."""
+    extra = ("--enable-debug-command", "yes") if stock else ()
+    sp = start_server("--save", "", *extra, stock=stock)  # type: ignore[operator]
+    s = Srv(sp, "stock" if stock else "ours")
+    try:
+        c = s.block("BLPOP k 0")
+        assert s.admin("DEBUG SET-ACTIVE-EXPIRE 0") == OK
+        x = s.conn()
+        x("MULTI")
+        x("LPUSH k v")
+        x("PEXPIRE k 100")
+        x("DEBUG SLEEP 0.2")
+        assert x("EXEC") == b"*3\r\n:1\r\n:1\r\n+OK\r\n"
+        assert c.nothing_within(0.3)
+        assert s.admin("EXISTS k") == b":0\r\n"
+        s.admin("RPUSH k later")
+        assert c.read() == _arr(b"k", b"later")
+    finally:
+        s.close()
