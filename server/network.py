@@ -29,6 +29,7 @@ log = structlog.get_logger("server.network")
 READ_SIZE = 65536
 HIGH_WATER = 1 << 20  # stop reading a client whose unsent replies exceed this
 QUERY_BUFFER_LIMIT = "query buffer limit exceeded"  # the parser's ProtocolError detail
+BATCH_FLUSH = 256 * 1024  # replies of one read handed to the transport once they exceed this
 
 
 class SocketTransport:
@@ -372,6 +373,7 @@ class Server:
             # While this read's replies are collected, pushes to this client (a message it
             # published to itself) join them in order: client.batch is `out` outside awaits.
             out: list[bytes] = []
+            out_bytes = 0
             client.batch = out
             try:
                 parser.feed(data)
@@ -397,6 +399,17 @@ class Server:
                     if client.reply_filter:  # CLIENT REPLY OFF/SKIP
                         r = client.filter_reply(r)
                     out.append(r)
+                    out_bytes += len(r)
+                    if out_bytes > BATCH_FLUSH:
+                        # One read can hold thousands of commands: hand their replies over as they
+                        # pile up, so output-buffer limits apply during the batch (Redis checks on
+                        # every reply) and a client closed by them is not served further.
+                        transport.write(b"".join(out))
+                        out.clear()
+                        out_bytes = 0
+                        if transport.closed:
+                            client.batch = None
+                            return
                     if client.close_after_reply:
                         break
             except ProtocolError as e:
