@@ -93,6 +93,14 @@ _HELP = [
 # --- helpers ------------------------------------------------------------------------------------
 
 
+def shown(arg: bytes, limit: int | None = None) -> str:
+    """User bytes as Redis echoes them in an error (`%s`: up to the first NUL, raw bytes kept)."""
+    raw = arg.split(b"\x00", 1)[0]
+    if limit is not None:
+        raw = raw[:limit]
+    return raw.decode("utf-8", "surrogateescape")
+
+
 def _valid_attr(value: bytes) -> bool:
     """Redis's charset for names and lib attributes: printable ASCII without space ('!'..'~')."""
     return all(0x21 <= ch <= 0x7E for ch in value)
@@ -118,14 +126,14 @@ def client_type(c: Client) -> str:
 def _type_by_name(name: bytes) -> str:
     t = _TYPES.get(name.lower())
     if t is None:
-        raise CommandError(f"ERR Unknown client type '{name.decode('utf-8', 'replace')}'")
+        raise CommandError(f"ERR Unknown client type '{shown(name)}'")
     return t
 
 
 def _syntax_error(argv: list[bytes]) -> CommandError:
     """Redis's addReplySubcommandSyntaxError (a known subcommand, a wrong argument count)."""
     return CommandError(
-        f"ERR unknown subcommand or wrong number of arguments for '{argv[1][:128].decode('utf-8', 'replace')}'. "
+        f"ERR unknown subcommand or wrong number of arguments for '{shown(argv[1], 128)}'. "
         "Try CLIENT HELP."
     )
 
@@ -195,11 +203,11 @@ def client_setname(c: Client, argv: list[bytes]) -> bytes:
 @command("setinfo", 4, _CONN, parent="client")
 def client_setinfo(c: Client, argv: list[bytes]) -> bytes:
     attr = argv[2].lower()
-    shown = argv[2].decode("utf-8", "replace")
+    attr_shown = shown(argv[2])
     if attr not in (b"lib-name", b"lib-ver"):
-        raise CommandError(f"ERR Unrecognized option '{shown}'")
+        raise CommandError(f"ERR Unrecognized option '{attr_shown}'")
     if not _valid_attr(argv[3]):
-        raise CommandError(f"ERR {shown} cannot contain spaces, newlines or special characters.")
+        raise CommandError(f"ERR {attr_shown} cannot contain spaces, newlines or special characters.")
     if attr == b"lib-name":
         c.lib_name = argv[3]
     else:
@@ -245,7 +253,7 @@ def client_kill(c: Client, argv: list[bytes]) -> bytes:
                 laddr = val.decode("utf-8", "surrogateescape")
             elif opt == b"user":
                 if val != b"default":  # the only user without ACLs
-                    raise CommandError(f"ERR No such user '{val.decode('utf-8', 'replace')}'")
+                    raise CommandError(f"ERR No such user '{shown(val)}'")
                 user = val
             elif opt == b"skipme":
                 v = val.lower()

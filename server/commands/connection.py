@@ -11,7 +11,7 @@ import hmac
 from server import REDIS_VERSION
 from server.client import Client
 from server.commands.args import parse_int
-from server.commands.clientcmd import validate_name
+from server.commands.clientcmd import shown, validate_name
 from server.commands.pubsub import drop_subscriptions
 from server.commands.registry import command
 from server.commands.transactions import discard_transaction
@@ -100,7 +100,7 @@ def hello(c: Client, argv: list[bytes]) -> bytes:
             name = argv[i + 1]
             i += 2
         else:
-            raise CommandError(f"ERR Syntax error in HELLO option '{argv[i].decode('latin-1')}'")
+            raise CommandError(f"ERR Syntax error in HELLO option '{shown(argv[i])}'")
     if creds is not None:
         if not _check_password(c, *creds):
             raise CommandError(WRONGPASS)

@@ -15,6 +15,7 @@ with its own `smessage` messages and subscription count.
 from __future__ import annotations
 
 from server.client import Client
+from server.commands.clientcmd import shown
 from server.commands.registry import command, container
 from server.errors import CommandError
 from server.glob import match as glob_match
@@ -219,7 +220,7 @@ def spublish(c: Client, argv: list[bytes]) -> bytes:
 def _syntax_error(argv: list[bytes]) -> CommandError:
     """Redis's addReplySubcommandSyntaxError for a known subcommand with bad arguments."""
     return CommandError(
-        f"ERR unknown subcommand or wrong number of arguments for '{argv[1][:128].decode('utf-8', 'replace')}'. "
+        f"ERR unknown subcommand or wrong number of arguments for '{shown(argv[1], 128)}'. "
         "Try PUBSUB HELP."
     )
 

@@ -41,7 +41,16 @@ def srv(request: pytest.FixtureRequest) -> ServerProcess:
     return sp
 
 
-SCRIPTS: dict[str, list[list[str]]] = {
+SCRIPTS: dict[str, list[list[str | bytes]]] = {
+    "raw-bytes-in-errors": [
+        ["CLIENT", "LIST", "TYPE", b"\xffweird\x00cut"],
+        ["CLIENT", "KILL", "TYPE", b"a\xfe"],
+        ["CLIENT", "KILL", "USER", b"u\x00ser"],
+        ["CLIENT", "PaUsE", "1", "write", "x"],
+        ["CLIENT", "SETNAME", b"\xff"],
+        ["HELLO", "3", b"\xffopt"],
+        ["PUBSUB", "ChAnNeLs", "a", "b"],
+    ],
     "list-info-name-id-errors": [
         ["CLIENT", "LIST", "TYPE", "pubsub"],
         ["CLIENT", "LIST", "TYPE", "foo"],
