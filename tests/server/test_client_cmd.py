@@ -475,3 +475,21 @@ def test_no_touch_reads_leave_the_lru_order_alone() -> None:
     assert eng.execute(c, [b"CLIENT", b"NO-TOUCH", b"off"]) == b"+OK\r\n"
     assert eng.execute(c, [b"GET", b"c"]) == b"$1\r\n1\r\n"
     assert list(db.lru) == [b"a", b"b", b"c"]
+
+
+def test_sentinel_reconfiguration_transaction_kills_clients(srv: ServerProcess) -> None:
+    """What Sentinel sends to an instance it reconfigures: MULTI, REPLICAOF, CLIENT KILL TYPE
+    normal, CLIENT KILL TYPE pubsub, EXEC. Every other client is dropped, the caller is kept."""
+    with Raw(srv.port) as normal, Raw(srv.port) as sub, Raw(srv.port) as sentinel:
+        assert normal.call("PING") == b"+PONG\r\n"
+        assert sub.call("SUBSCRIBE", "__sentinel__:hello").endswith(b":1\r\n")
+        assert sentinel.call("MULTI") == b"+OK\r\n"
+        assert sentinel.call("REPLICAOF", "NO", "ONE") == b"+QUEUED\r\n"
+        assert sentinel.call("CLIENT", "KILL", "TYPE", "normal") == b"+QUEUED\r\n"
+        assert sentinel.call("CLIENT", "KILL", "TYPE", "pubsub") == b"+QUEUED\r\n"
+        reply = sentinel.call("EXEC")
+        assert reply.startswith(b"*3\r\n+OK\r\n:")
+        assert reply.endswith(b":1\r\n")  # the one subscriber
+        assert normal.wait_closed() == b""
+        assert sub.wait_closed() == b""
+        assert sentinel.call("PING") == b"+PONG\r\n"
