@@ -2,6 +2,7 @@
 
 from server.commands import (  # noqa: F401
     admin,
+    bitmaps,
     clientcmd,
     connection,
     hashes,
@@ -11,6 +12,7 @@ from server.commands import (  # noqa: F401
     pubsub,
     replcmd,
     sets,
+    sort,
     strings,
     transactions,
     zsets,
