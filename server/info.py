@@ -71,7 +71,9 @@ _TITLES = {
     "keyspace": "Keyspace",
 }
 NULL_REPLID = "0" * 40
-_BUILD_ID = f"{zlib.crc32(f'hasentinel-{__version__}'.encode()):08x}{zlib.adler32(REDIS_VERSION.encode()):08x}"
+_BUILD_ID = (
+    f"{zlib.crc32(f'hasentinel-{__version__}'.encode()):08x}{zlib.adler32(REDIS_VERSION.encode()):08x}"
+)
 
 Fields = list[tuple[str, Any]]
 
@@ -497,7 +499,10 @@ def section_keyspace(engine: Engine) -> Fields:
     for db in engine.keyspace.dbs:
         if db.data:
             out.append(
-                (f"db{db.id}", f"keys={len(db.data)},expires={len(db.expires)},avg_ttl={avg_ttl(engine, db.expires)}")
+                (
+                    f"db{db.id}",
+                    f"keys={len(db.data)},expires={len(db.expires)},avg_ttl={avg_ttl(engine, db.expires)}",
+                )
             )
     return out
 

@@ -519,7 +519,14 @@ class Watchdog:
             last_read = getattr(c, "last_interaction", 0.0)
             start_lb = max(self.prev_tick, last_read)
             self.tracked[id(f)] = _Seen(
-                f, c, loc.get("cmd"), loc.get("argv") or [], start_lb, time.time() - (now - start_lb), now, now
+                f,
+                c,
+                loc.get("cmd"),
+                loc.get("argv") or [],
+                start_lb,
+                time.time() - (now - start_lb),
+                now,
+                now,
             )
         self.prev_tick = now
 
@@ -559,4 +566,3 @@ def _current_frame() -> FrameType | None:
     import sys
 
     return sys._getframe(1)
-

@@ -61,7 +61,12 @@ def help_reply(lines: list[str]) -> bytes:
 
 def _help(cmd: str, body: list[str]) -> bytes:
     return help_reply(
-        [f"{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", *body, "HELP", "    Prints this help."]
+        [
+            f"{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            *body,
+            "HELP",
+            "    Prints this help.",
+        ]
     )
 
 
@@ -96,7 +101,10 @@ container("config")
 def config_get(c: Client, argv: list[bytes]) -> bytes:
     found = c.engine.config.get_matching(_str(a) for a in argv[2:])
     return resp.map_(
-        [(resp.bulk(k.encode("utf-8", "surrogateescape")), resp.bulk(v.encode("utf-8", "surrogateescape"))) for k, v in found.items()],
+        [
+            (resp.bulk(k.encode("utf-8", "surrogateescape")), resp.bulk(v.encode("utf-8", "surrogateescape")))
+            for k, v in found.items()
+        ],
         c.resp,
     )
 
@@ -184,8 +192,51 @@ def config_help(c: Client, argv: list[bytes]) -> bytes:
 
 _DOCS_PATH = Path(__file__).with_name("command_docs.json")
 # Redis's flag order in COMMAND INFO (hidden ones: may_replicate, sentinel, only_sentinel, protected).
-_FLAG_ORDER = ["write", "readonly", "denyoom", "module", "admin", "pubsub", "noscript", "blocking", "loading", "stale", "skip_monitor", "skip_slowlog", "asking", "fast", "no_auth", "no_mandatory_keys", "no_async_loading", "no_multi", "movablekeys", "allow_busy"]
-_ACL_ORDER = ["keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap", "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow", "blocking", "dangerous", "connection", "transaction", "scripting"]
+_FLAG_ORDER = [
+    "write",
+    "readonly",
+    "denyoom",
+    "module",
+    "admin",
+    "pubsub",
+    "noscript",
+    "blocking",
+    "loading",
+    "stale",
+    "skip_monitor",
+    "skip_slowlog",
+    "asking",
+    "fast",
+    "no_auth",
+    "no_mandatory_keys",
+    "no_async_loading",
+    "no_multi",
+    "movablekeys",
+    "allow_busy",
+]
+_ACL_ORDER = [
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+]
 _GROUP_ACL = {
     "string": "string",
     "list": "list",
@@ -310,11 +361,7 @@ def command_info_reply(cmd: Command, proto: int) -> bytes:
         _statuses(acl_categories(cmd), proto),
         resp.set_header(len(tips), proto) + b"".join(resp.bulk(t.encode()) for t in tips),
         _typed(key_specs(cmd), proto, "key_specs"),
-        (
-            resp.array([command_info_reply(s, proto) for s in subs])
-            if subs
-            else resp.set_header(0, proto)
-        ),
+        (resp.array([command_info_reply(s, proto) for s in subs]) if subs else resp.set_header(0, proto)),
     ]
     return resp.array(parts)
 
@@ -324,7 +371,17 @@ def command_docs_reply(cmd: Command, proto: int) -> bytes:
     docs: dict[str, Any] = dict(m["docs"]) if m is not None else {}
     if "group" not in docs:
         docs["group"] = cmd.group
-    order = ("summary", "since", "group", "complexity", "doc_flags", "deprecated_since", "replaced_by", "history", "arguments")
+    order = (
+        "summary",
+        "since",
+        "group",
+        "complexity",
+        "doc_flags",
+        "deprecated_since",
+        "replaced_by",
+        "history",
+        "arguments",
+    )
     pairs = [(k, docs[k]) for k in order if k in docs]
     body = [resp.bulk(k.encode()) + _typed(v, proto, k) for k, v in pairs]
     if cmd.subcommands:
@@ -713,7 +770,9 @@ def _lolwut6(cols: int, rows: int) -> str:
     escapes = {0: "0;30;40m", 1: "0;90;100m", 2: "0;37;47m", 3: "0;97;107m"}
     lines = []
     for y in range(canvas.height):
-        lines.append("".join(f"\033[{escapes.get(canvas.get(x, y), '0;30;40m')} \033[0m" for x in range(canvas.width)))
+        lines.append(
+            "".join(f"\033[{escapes.get(canvas.get(x, y), '0;30;40m')} \033[0m" for x in range(canvas.width))
+        )
     return (
         "\n".join(lines)
         + "\nDedicated to the 8 bit game developers of past and present.\n"
@@ -1040,7 +1099,9 @@ def latency_latest(c: Client, argv: list[bytes]) -> bytes:
         if not ev.samples:
             continue
         ts, ms = ev.samples[-1]
-        out.append(resp.array([resp.bulk(name.encode()), resp.integer(ts), resp.integer(ms), resp.integer(ev.max)]))
+        out.append(
+            resp.array([resp.bulk(name.encode()), resp.integer(ts), resp.integer(ms), resp.integer(ev.max)])
+        )
     return resp.array(out)
 
 
@@ -1122,7 +1183,9 @@ def latency_doctor_report(eng: Any) -> str:
             "Dave, no latency spike was observed during the lifetime of this Redis instance, not in the "
             "slightest bit. I honestly think you ought to sleep tonight.\n"
         )
-    out = ["Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do you Dave?\n\n"]
+    out = [
+        "Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do you Dave?\n\n"
+    ]
     for i, (name, ev) in enumerate(events, 1):
         vals = [ms for _, ms in ev.samples]
         avg = sum(vals) // len(vals)
@@ -1243,7 +1306,9 @@ def debug(c: Client, argv: list[bytes]) -> bytes:
     name = argv[1].lower()
     if name == b"help" and len(argv) == 2:
         lines = ["DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"]
-        for entry in sorted(DEBUG_SUBCOMMANDS.values(), key=lambda s: _HELP_ORDER.get(s.help[0] if s.help else "", 99)):
+        for entry in sorted(
+            DEBUG_SUBCOMMANDS.values(), key=lambda s: _HELP_ORDER.get(s.help[0] if s.help else "", 99)
+        ):
             lines.extend(entry.help)
         lines += ["HELP", "    Prints this help."]
         return help_reply(lines)
@@ -1378,7 +1443,9 @@ def _listpack_entry_size(e: bytes) -> int:
         return enc + 1
     n = len(e)
     enc = n + (1 if n < 64 else 2 if n < 4096 else 5)
-    return enc + (1 if enc < 128 else 2 if enc < 16384 else 3 if enc < 2097152 else 4 if enc < 268435456 else 5)
+    return enc + (
+        1 if enc < 128 else 2 if enc < 16384 else 3 if enc < 2097152 else 4 if enc < 268435456 else 5
+    )
 
 
 def _rdb_len_size(n: int) -> int:
@@ -1443,7 +1510,9 @@ def debug_object(c: Client, argv: list[bytes]) -> bytes:
     return resp.simple(text)
 
 
-@debug_subcommand("sdslen", 3, ("SDSLEN <key>", "    Show low level SDS string info representing `key` and value."))
+@debug_subcommand(
+    "sdslen", 3, ("SDSLEN <key>", "    Show low level SDS string info representing `key` and value.")
+)
 def debug_sdslen(c: Client, argv: list[bytes]) -> bytes:
     db = c.db
     key = argv[2]
@@ -1606,7 +1675,11 @@ def debug_protocol(c: Client, argv: list[bytes]) -> bytes:
     if t == b"attrib":
         reply = resp.bulk(b"Some real reply following the attribute")
         if p == 3:
-            attr = b"|1\r\n" + resp.bulk(b"key-popularity") + resp.array([resp.bulk(b"key:123"), resp.integer(90)])
+            attr = (
+                b"|1\r\n"
+                + resp.bulk(b"key-popularity")
+                + resp.array([resp.bulk(b"key:123"), resp.integer(90)])
+            )
             return attr + reply
         return reply
     if t == b"push":
@@ -1711,7 +1784,9 @@ def _ht_stats(title: str, d: dict[Any, Any] | set[Any]) -> str:
     size = 8
     while size * 2 < n * 3:
         size *= 2
-    return f"[{title}]\nHash table 0 stats (main hash table):\n table size: {size}\n number of elements: {n}\n"
+    return (
+        f"[{title}]\nHash table 0 stats (main hash table):\n table size: {size}\n number of elements: {n}\n"
+    )
 
 
 @debug_subcommand(
@@ -1788,7 +1863,9 @@ def debug_reload(c: Client, argv: list[bytes]) -> bytes:
     return resp.OK
 
 
-@debug_subcommand("loadaof", 2, ("LOADAOF", "    Flush the AOF buffers on disk and reload the AOF in memory."))
+@debug_subcommand(
+    "loadaof", 2, ("LOADAOF", "    Flush the AOF buffers on disk and reload the AOF in memory.")
+)
 def debug_loadaof(c: Client, argv: list[bytes]) -> bytes:
     hook = c.engine.hooks.get("debug_loadaof")
     if hook is None:
@@ -1830,4 +1907,3 @@ def debug_assert(c: Client, argv: list[bytes]) -> bytes:
 @debug_subcommand("oom", 2, ("OOM", "    Crash the server simulating an out-of-memory error."))
 def debug_oom(c: Client, argv: list[bytes]) -> bytes:
     return _crash("OOM", signal.SIGABRT)
-

@@ -93,7 +93,10 @@ def test_command_info_container_matches_stock_up_to_order(both: tuple[Raw, Raw])
     for c in both:
         c.call("HELLO", "3")
     for name in ("config", "memory", "slowlog", "latency", "command"):
-        mine, stock = parse(ours.call("COMMAND", "INFO", name))[0], parse(theirs.call("COMMAND", "INFO", name))[0]
+        mine, stock = (
+            parse(ours.call("COMMAND", "INFO", name))[0],
+            parse(theirs.call("COMMAND", "INFO", name))[0],
+        )
         assert mine[:9] == stock[:9]
         assert sorted(mine[9], key=lambda s: s[0]) == sorted(stock[9], key=lambda s: s[0])
         d_mine = dict(parse(ours.call("COMMAND", "DOCS", name))[0][1])
@@ -229,7 +232,21 @@ def test_debug_errors_and_protocol_match_stock(both: tuple[Raw, Raw]) -> None:
         ["DEBUG", "populate", "-1"],
         ["DEBUG", "protocol", "foo"],
     ]
-    for t in ("string", "integer", "double", "bignum", "null", "array", "set", "map", "attrib", "push", "verbatim", "true", "false"):
+    for t in (
+        "string",
+        "integer",
+        "double",
+        "bignum",
+        "null",
+        "array",
+        "set",
+        "map",
+        "attrib",
+        "push",
+        "verbatim",
+        "true",
+        "false",
+    ):
         cmds.append(["DEBUG", "PROTOCOL", t])
     same(both, *cmds)
     ours, theirs = both
@@ -339,7 +356,11 @@ def test_debug_help_lists_registered_subcommands(server: Any) -> None:
     with Raw(server.port) as c:
         lines = parse(c.call("DEBUG", "HELP"))
     assert lines[0] == "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
-    assert "SLEEP <seconds>" in lines and "RELOAD [option ...]" in lines and lines[-2:] == ["HELP", "    Prints this help."]
+    assert (
+        "SLEEP <seconds>" in lines
+        and "RELOAD [option ...]" in lines
+        and lines[-2:] == ["HELP", "    Prints this help."]
+    )
 
 
 def test_debug_subcommand_registry_is_extensible(server: Any) -> None:
@@ -511,7 +532,7 @@ def test_monitor_stream(server: Any) -> None:
         port = c.sock.getsockname()[1]
     text = mon.read_until(b'"PING"\r\n').decode()
     lines = text.split("\r\n")[:-1]
-    pat = re.compile(r'\+(\d+)\.(\d{6}) \[(\d+) 127\.0\.0\.1:(\d+)\] (.*)')
+    pat = re.compile(r"\+(\d+)\.(\d{6}) \[(\d+) 127\.0\.0\.1:(\d+)\] (.*)")
     parsed = []
     for ln in lines:
         m = pat.fullmatch(ln)
@@ -585,4 +606,3 @@ def test_watchdog_leaves_a_clean_exit(start_server: Any) -> None:
     r.keys("*")
     srv.proc.send_signal(signal.SIGTERM)
     assert srv.proc.wait(timeout=10) == 0
-

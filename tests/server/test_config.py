@@ -207,7 +207,10 @@ def test_config_set_maxclients_beyond_the_fd_limit_is_refused(server: Any) -> No
         pytest.skip("no hard open-files limit to exceed")
     ours = Raw(server.port)
     got = ours.call("CONFIG", "SET", "maxclients", str(hard + 1000))
-    assert got == f"-ERR CONFIG SET failed (possibly related to argument 'maxclients') - The operating system is not able to handle the specified number of clients, try with {hard - 32}\r\n".encode()
+    assert (
+        got
+        == f"-ERR CONFIG SET failed (possibly related to argument 'maxclients') - The operating system is not able to handle the specified number of clients, try with {hard - 32}\r\n".encode()
+    )
     assert ours.call("CONFIG", "GET", "maxclients") == b"*2\r\n$10\r\nmaxclients\r\n$5\r\n10000\r\n"
 
 
@@ -346,22 +349,16 @@ def _start_with_conf(start_server: Any, tmp_path: Path, text: str, stock: bool =
 
 
 def test_config_rewrite_keeps_comments_and_replaces_lines(start_server: Any, tmp_path: Path) -> None:
-    text = (
-        "# my comments stay\n"
-        "maxmemory 1mb\n"
-        "save 900 1\n"
-        "save 300 10\n"
-        "slave-read-only yes\n"
-        "\n\n\n"
-        "hz 10\n"
-    )
+    text = "# my comments stay\nmaxmemory 1mb\nsave 900 1\nsave 300 10\nslave-read-only yes\n\n\n\nhz 10\n"
     servers = []
     try:
         for stock in (False, True):
             sp, conf = _start_with_conf(start_server, tmp_path, text, stock=stock)
             servers.append(sp)
             r = sp.client()
-            r.execute_command("CONFIG", "SET", "maxmemory", "2mb", "hz", "20", "maxmemory-policy", "allkeys-lru")
+            r.execute_command(
+                "CONFIG", "SET", "maxmemory", "2mb", "hz", "20", "maxmemory-policy", "allkeys-lru"
+            )
             r.execute_command("CONFIG", "SET", "save", "60 5", "replica-read-only", "no")
             assert r.execute_command("CONFIG", "REWRITE") == b"OK"
             lines = conf.read_text().splitlines()
@@ -379,7 +376,9 @@ def test_config_rewrite_keeps_comments_and_replaces_lines(start_server: Any, tmp
         sp.stop()
         conf = next(tmp_path.glob("ours-*.conf"))
         r = redis.Redis(port=sp.port)
-        proc = subprocess.Popen([sys.executable, "-m", "server", str(conf)], cwd=sp.cwd, stdout=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "server", str(conf)], cwd=sp.cwd, stdout=subprocess.DEVNULL
+        )
         sp.proc = proc
         from tests.conftest import wait_for_port
 
@@ -397,7 +396,7 @@ def test_config_rewrite_comments_unknown_lines(tmp_path: Path) -> None:
     conf = tmp_path / "r.conf"
     conf.write_text("maxmemory 1mb\n")
     cfg = Config.from_argv([str(conf)])
-    conf.write_text("maxmemory 1mb\nfoo-bar 3\nrename-command FLUSHALL \"\"\n")
+    conf.write_text('maxmemory 1mb\nfoo-bar 3\nrename-command FLUSHALL ""\n')
     cfg.maxmemory = 3 * 1024 * 1024
     cfg.rewrite()
     lines = conf.read_text().splitlines()

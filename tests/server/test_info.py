@@ -189,9 +189,15 @@ def test_commandstats(server: Any) -> None:
         c.call("CONFIG", "GET", "hz")
         text = info_text(server.port, "commandstats")
     lines = dict(ln.split(":", 1) for ln in text.split("\r\n")[1:] if ln)
-    assert re.fullmatch(r"calls=2,usec=\d+,usec_per_call=\d+\.\d\d,rejected_calls=0,failed_calls=0", lines["cmdstat_set"])
-    assert re.fullmatch(r"calls=1,usec=\d+,usec_per_call=\d+\.\d\d,rejected_calls=0,failed_calls=1", lines["cmdstat_lpush"])
-    assert re.fullmatch(r"calls=0,usec=0,usec_per_call=0\.00,rejected_calls=1,failed_calls=0", lines["cmdstat_get"])
+    assert re.fullmatch(
+        r"calls=2,usec=\d+,usec_per_call=\d+\.\d\d,rejected_calls=0,failed_calls=0", lines["cmdstat_set"]
+    )
+    assert re.fullmatch(
+        r"calls=1,usec=\d+,usec_per_call=\d+\.\d\d,rejected_calls=0,failed_calls=1", lines["cmdstat_lpush"]
+    )
+    assert re.fullmatch(
+        r"calls=0,usec=0,usec_per_call=0\.00,rejected_calls=1,failed_calls=0", lines["cmdstat_get"]
+    )
     assert lines["cmdstat_config|get"].startswith("calls=1,")
     assert "cmdstat_config" not in lines
 
@@ -241,7 +247,9 @@ def test_persistence_and_replication_sections(server: Any) -> None:
     assert repl["connected_slaves"] == 0
     assert repl["master_failover_state"] == "no-failover"
     assert re.fullmatch(r"[0-9a-f]{40}", repl["master_replid"])
-    assert "\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n" in info_text(server.port, "replication")
+    assert "\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n" in info_text(
+        server.port, "replication"
+    )
     assert repl["second_repl_offset"] == -1
     assert repl["repl_backlog_size"] == 1048576
 
@@ -298,7 +306,9 @@ def test_memory_section_is_believable(server: Any, stock: Any) -> None:
     assert ours["total_system_memory"] == theirs["total_system_memory"]
     human = ours["used_memory_human"]
     assert re.fullmatch(r"\d+\.\d\d[KMG]", human)
-    assert ours["mem_fragmentation_ratio"] == pytest.approx(ours["used_memory_rss"] / ours["used_memory"], rel=0.05)
+    assert ours["mem_fragmentation_ratio"] == pytest.approx(
+        ours["used_memory_rss"] / ours["used_memory"], rel=0.05
+    )
 
 
 def test_redis_py_parses_everything(server: Any) -> None:

@@ -12,6 +12,7 @@ import redis
 from tests.server.rawresp import Raw
 
 VALUE = 1000  # bytes per value: a few thousand keys fill a few MB
+SLACK = 1024 * 1024  # transient memory over the limit: a pipeline's query buffer and replies
 
 
 def used(r: redis.Redis) -> int:
@@ -76,7 +77,7 @@ def test_noeviction_refuses_writes_but_serves_reads(server: Any, stock: Any) -> 
     oom = write(r, [f"k{i}" for i in range(20000)])
     assert oom > 0
     assert r.info("stats")["evicted_keys"] == 0
-    assert used(r) < limit * 1.2
+    assert used(r) < limit + SLACK
     assert r.get("keep") == b"me"  # reads still work
     assert r.exists("k0") == 1
     # The exact error, as stock Redis words it.
@@ -101,7 +102,7 @@ def test_allkeys_lru_evicts_least_recently_used_first(r: redis.Redis) -> None:
         assert write(r, [f"new:{i}" for i in range(start, start + 500)]) == 0
     info = r.info()
     assert info["evicted_keys"] > 5000
-    assert info["used_memory"] < limit * 1.1
+    assert info["used_memory"] < limit + SLACK
     assert all(r.exists(k) for k in hot)
     cold_left = sum(r.exists(f"old:{i}") for i in range(10, 500))
     assert cold_left == 0
@@ -143,13 +144,16 @@ def test_volatile_ttl_evicts_the_soonest_expiry_first(r: redis.Redis) -> None:
         pipe.set(f"t:{i}", b"x" * VALUE, ex=10000 + i * 10)  # t:0 expires first
     pipe.execute()
     limit_above_usage(r, "volatile-ttl", extra=1024 * 1024)
-    write(r, [f"new:{i}" for i in range(600)], ttl=100000)
+    n = 0
+    while r.info("stats")["evicted_keys"] < 50:  # write until a good number were evicted
+        write(r, [f"new:{i}" for i in range(n, n + 50)], ttl=100000)
+        n += 50
+        assert n < 20000
     survivors = [i for i in range(400) if r.exists(f"t:{i}")]
-    assert r.info("stats")["evicted_keys"] > 0
     assert survivors, "everything was evicted"
     gone = [i for i in range(400) if i not in set(survivors)]
-    assert gone and max(gone) < min(survivors)  # a prefix of the soonest-expiring keys
-    assert all(r.exists(f"new:{i}") for i in range(500, 600))
+    assert len(gone) >= 50 and max(gone) < min(survivors)  # a prefix: the soonest expiries
+    assert all(r.exists(f"new:{i}") for i in range(n))  # they expire last
 
 
 def test_allkeys_random_evicts_old_and_new_keys(r: redis.Redis) -> None:
@@ -159,7 +163,7 @@ def test_allkeys_random_evicts_old_and_new_keys(r: redis.Redis) -> None:
         assert write(r, [f"new:{i}" for i in range(start, start + 500)]) == 0
     info = r.info()
     assert info["evicted_keys"] > 5000
-    assert info["used_memory"] < limit * 1.1
+    assert info["used_memory"] < limit + SLACK
     old_left = sum(r.exists(f"old:{i}") for i in range(1000))
     new_left = sum(r.exists(f"new:{i}") for i in range(10000))
     assert old_left < 1000 and new_left < 10000
@@ -174,7 +178,7 @@ def test_lowering_maxmemory_evicts_at_once(r: redis.Redis) -> None:
     r.set("trigger", "x")  # the next write makes room
     after = r.info()
     assert after["evicted_keys"] > 1000
-    assert after["used_memory"] <= before // 2 * 1.1
+    assert after["used_memory"] <= before // 2 + SLACK
     assert r.get("trigger") == b"x"
 
 
