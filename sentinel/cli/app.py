@@ -16,6 +16,17 @@ def version() -> None:
     typer.echo(f"hasentinel {__version__} (redis protocol {REDIS_VERSION})")
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def sentinel(
+    ctx: typer.Context,
+    config: str = typer.Argument(..., help="sentinel.conf (read-only; state goes to <dir>/<name>.state.json)"),
+) -> None:
+    """Run a sentinel, like `redis-sentinel <config> [--directive value ...]`."""
+    from sentinel.runtime.main import main as sentinel_main
+
+    raise typer.Exit(sentinel_main([config, *ctx.args]))
+
+
 @app.callback()
 def _root() -> None:
     """hasentinel: server, sentinel, VIP and supervisor for a three-host Redis service."""
