@@ -94,6 +94,10 @@ class Engine:
         self.pause_until = 0.0
         self.pause_all = False
         self.pause_changed: Callable[[], None] | None = None
+        # The CLIENT PAUSE command's own pause, apart from the one above (FAILOVER's): as Redis
+        # 7.0's pause purposes, CLIENT UNPAUSE ends only this one, and the strictest applies.
+        self.client_pause_until = 0.0
+        self.client_pause_all = False
         # Hooks for the layers above (persistence, replication, shutdown), set by whoever owns them.
         self.hooks: dict[str, Callable[..., Any]] = {}
         # Stats for INFO.
@@ -364,9 +368,12 @@ class Engine:
 
     def must_pause(self, c: Client, argv: list[bytes]) -> bool:
         """Whether `argv` from `c` has to wait for the pause to end (never for master/replicas)."""
-        if self.pause_until <= time.monotonic() or c.kind in ("master", "replica"):
+        now = time.monotonic()
+        other = self.pause_until > now
+        mine = self.client_pause_until > now
+        if not (other or mine) or c.kind in ("master", "replica"):
             return False
-        if self.pause_all:
+        if (other and self.pause_all) or (mine and self.client_pause_all):
             return True
         cmd = TABLE.get(argv[0].lower())
         if cmd is None:
@@ -378,7 +385,8 @@ class Engine:
 
     @property
     def writes_paused(self) -> bool:
-        return self.pause_until > time.monotonic()
+        now = time.monotonic()
+        return self.pause_until > now or self.client_pause_until > now
 
     # --- pub/sub -----------------------------------------------------------------------------------
 

@@ -381,7 +381,7 @@ class Server:
                     argv = parser.next_command()
                     if argv is None:
                         break
-                    if eng.pause_until and eng.must_pause(client, argv):
+                    if (eng.pause_until or eng.client_pause_until) and eng.must_pause(client, argv):
                         if out:
                             transport.write(b"".join(out))
                             out.clear()
@@ -491,7 +491,8 @@ class Server:
         client.postponed = True
         try:
             while eng.must_pause(client, argv):
-                await trio.sleep(min(0.01, max(eng.pause_until - time.monotonic(), 0.001)))
+                end = max(eng.pause_until, eng.client_pause_until)
+                await trio.sleep(min(0.01, max(end - time.monotonic(), 0.001)))
         finally:
             client.postponed = False
 

@@ -311,13 +311,13 @@ def client_pause(c: Client, argv: list[bytes]) -> bytes:
         ms = 0  # Redis 7.0 adds it to the clock unchecked: the end time wraps into the past
     eng = c.engine
     now = time.monotonic()
-    if eng.pause_until <= now:  # the previous pause is over: its mode no longer applies
-        eng.pause_all = False
-        eng.pause_until = 0.0
+    if eng.client_pause_until <= now:  # the previous pause is over: its mode no longer applies
+        eng.client_pause_all = False
+        eng.client_pause_until = 0.0
     # Like Redis, a new pause never shortens nor weakens one in progress.
     if ms > 0:
-        eng.pause_all = eng.pause_all or pause_all
-        eng.pause_until = max(eng.pause_until, now + ms / 1000.0)
+        eng.client_pause_all = eng.client_pause_all or pause_all
+        eng.client_pause_until = max(eng.client_pause_until, now + ms / 1000.0)
     _pause_changed(c)
     return resp.OK
 
@@ -325,8 +325,8 @@ def client_pause(c: Client, argv: list[bytes]) -> bytes:
 @command("unpause", 2, _ADMIN, parent="client")
 def client_unpause(c: Client, argv: list[bytes]) -> bytes:
     eng = c.engine
-    eng.pause_until = 0.0
-    eng.pause_all = False
+    eng.client_pause_until = 0.0  # only CLIENT PAUSE's own pause: a FAILOVER's stays
+    eng.client_pause_all = False
     _pause_changed(c)
     return resp.OK
 

@@ -493,3 +493,23 @@ def test_sentinel_reconfiguration_transaction_kills_clients(srv: ServerProcess) 
         assert normal.wait_closed() == b""
         assert sub.wait_closed() == b""
         assert sentinel.call("PING") == b"+PONG\r\n"
+
+
+def test_client_unpause_leaves_a_failover_pause_alone() -> None:
+    """Redis 7.0 keeps pauses per purpose: CLIENT UNPAUSE ends the command's own pause only,
+    never the write pause FAILOVER holds; a short CLIENT PAUSE ALL does not extend it either."""
+    eng = Engine()
+    c = Client(eng, NullTransport())
+    eng.add_client(c)
+    eng.pause_until = time.monotonic() + 60  # what FAILOVER does while it waits for the replica
+    eng.pause_all = False
+    assert eng.must_pause(c, [b"SET", b"k", b"v"]) and not eng.must_pause(c, [b"GET", b"k"])
+    assert eng.execute(c, [b"CLIENT", b"PAUSE", b"150", b"ALL"]) == b"+OK\r\n"
+    assert eng.must_pause(c, [b"GET", b"k"])
+    time.sleep(0.25)
+    assert not eng.must_pause(c, [b"GET", b"k"])  # the ALL pause is over ...
+    assert eng.must_pause(c, [b"SET", b"k", b"v"])  # ... the failover's write pause is not
+    assert eng.execute(c, [b"CLIENT", b"UNPAUSE"]) == b"+OK\r\n"
+    assert eng.must_pause(c, [b"SET", b"k", b"v"]) and eng.writes_paused
+    eng.pause_until = 0.0  # the failover ends
+    assert not eng.must_pause(c, [b"SET", b"k", b"v"]) and not eng.writes_paused
