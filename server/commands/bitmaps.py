@@ -84,37 +84,44 @@ INPLACE, _OWNED_REFS = _calibrate()
 
 
 class _Buf:
-    """A write target over the current value: a bytearray copy (the default), or the stored
-    `bytes` object itself when it may be changed in place (see the module docstring)."""
+    """A write target over the current value. Reads see the value itself (zero-padded when the
+    write grows it); the first write either copies it into a bytearray (the default) or, when
+    allowed (see the module docstring), changes the stored `bytes` object in place."""
 
-    __slots__ = ("ba", "inplace", "v")
+    __slots__ = ("ba", "grew", "inplace", "v", "written")
 
-    def __init__(self, v: bytes, size: int, inplace: bool) -> None:
+    def __init__(self, v: bytes, size: int, inplace: bool, existed: bool) -> None:
         self.v = v
         self.inplace = inplace
-        if inplace:
-            self.ba: bytearray | None = None
-        else:
+        self.written = False
+        self.grew = not existed or size > len(v)  # Redis's strGrowSize != 0
+        self.ba: bytearray | None = None
+        if self.grew:
             ba = bytearray(v)
-            if len(ba) < size:
-                ba.extend(bytes(size - len(ba)))
+            ba.extend(bytes(size - len(ba)))
             self.ba = ba
 
     def view(self) -> memoryview:
         return memoryview(self.v if self.ba is None else self.ba)
 
     def write(self, pos: int, data: bytes) -> None:
-        if self.ba is None:
+        self.written = True
+        if self.ba is not None:
+            self.ba[pos : pos + len(data)] = data
+        elif self.inplace:
             ctypes.memmove(id(self.v) + _SVAL + pos, data, len(data))
         else:
+            self.ba = bytearray(self.v)
             self.ba[pos : pos + len(data)] = data
 
     def finish(self) -> bytes:
-        """The value to store: the same object (its cached hash reset) or the new string."""
-        if self.ba is None:
+        """The value to store: the new string, or the same object (its cached hash reset if it
+        was changed in place)."""
+        if self.ba is not None:
+            return bytes(self.ba)
+        if self.written:
             ctypes.c_ssize_t.from_address(id(self.v) + _SHASH).value = -1
-            return self.v
-        return bytes(self.ba)
+        return self.v
 
 
 def _write_target(c: Client, key: bytes, maxbit: int) -> _Buf:
@@ -123,21 +130,22 @@ def _write_target(c: Client, key: bytes, maxbit: int) -> _Buf:
     size = (maxbit >> 3) + 1
     v = c.db.lookup(key)
     if v is None:
-        return _Buf(b"", size, False)
+        return _Buf(b"", size, False, False)
     if v.__class__ is not bytes:
         raise CommandError(WRONGTYPE)
     n = len(v)
     # `v` is this frame's only reference besides the keyspace's (see _calibrate)
     inplace = INPLACE and n >= size and n >= INPLACE_MIN and _refs(v) == _OWNED_REFS
-    return _Buf(v, size, inplace)
+    return _Buf(v, size, inplace, True)
 
 
 def _store(c: Client, key: bytes, buf: _Buf) -> None:
-    """Put the written string back (TTL kept, as Redis changes the object in place): Redis's
-    bit commands leave a raw-encoded string, whatever its length or contents."""
+    """Put the string back (TTL kept, as Redis changes the object in place). Redis's bit
+    writers unshare the value first, so it is raw-encoded afterwards, whatever its length or
+    contents, even when no bit changed."""
     new = buf.finish()
     db = c.db
-    if new is not buf.v or db.data.get(key) is not new:
+    if new is not buf.v or buf.grew:
         db.set(key, new, keepttl=True)
     if len(new) <= 44:
         mark_raw(db, key, new)
@@ -184,8 +192,8 @@ def _read_string(c: Client, key: bytes) -> bytes | None:
 
 @command("setbit", 4, "write denyoom", 1, 1, 1, group="bitmap")
 def setbit(c: Client, argv: list[bytes]) -> bytes:
-    """Returns the old bit. Redis 7.0 counts every SETBIT as a change (propagated even when the
-    bit already had that value)."""
+    """Returns the old bit. A change (propagated, WATCH-visible) only if the string grew or the
+    bit flipped, as in Redis 7.0.15."""
     offset = bit_offset(c, argv[2])
     on = parse_int(argv[3], BIT_VALUE_ERR)
     if on & ~1:
@@ -194,10 +202,13 @@ def setbit(c: Client, argv: list[bytes]) -> bytes:
     byte = offset >> 3
     shift = 7 - (offset & 7)
     old = buf.view()[byte]
-    buf.write(byte, bytes(((old & ~(1 << shift)) | (on << shift),)))
+    bit = old >> shift & 1
+    if bit != on:
+        buf.write(byte, bytes((old ^ (1 << shift),)))
     _store(c, argv[1], buf)
-    c.engine.dirty += 1
-    return resp.ONE if old >> shift & 1 else resp.ZERO
+    if buf.grew or bit != on:
+        c.engine.dirty += 1
+    return resp.ONE if bit else resp.ZERO
 
 
 @command("getbit", 3, "readonly fast", 1, 1, 1, group="bitmap")
@@ -528,7 +539,6 @@ def _bitfield(c: Client, argv: list[bytes], readonly_cmd: bool) -> bytes:
             out.append(resp.integer(_get_field(view, offset, bits, signed)))
             continue
         assert buf is not None
-        changes += 1
         old = _get_field(view, offset, bits, signed)
         if opcode == _INCRBY:
             new, over = _apply(old, value, bits, signed, ow)
@@ -541,8 +551,10 @@ def _bitfield(c: Client, argv: list[bytes], readonly_cmd: bool) -> bytes:
             out.append(nul)
             continue
         out.append(resp.integer(ret))
-        _set_field(buf, offset, bits, new)
-        view = buf.view()
+        if buf.grew or new != old:
+            changes += 1
+            _set_field(buf, offset, bits, new)
+            view = buf.view()
     if buf is not None:
         _store(c, argv[1], buf)
         c.engine.dirty += changes
@@ -551,8 +563,9 @@ def _bitfield(c: Client, argv: list[bytes], readonly_cmd: bool) -> bytes:
 
 @command("bitfield", -2, "write denyoom", 1, 1, 1, group="bitmap")
 def bitfield(c: Client, argv: list[bytes]) -> bytes:
-    """Every SET/INCRBY counts as a change, even one that FAIL refused (Redis propagates the
-    command whole); with only GETs it is a read."""
+    """A SET/INCRBY counts as a change if it stored another value, or stored anything into a
+    string this command grew (FAIL refusals never count), as Redis 7.0.15 does: the command is
+    propagated whole if any did. With only GETs it is a read."""
     return _bitfield(c, argv, False)
 
 
