@@ -204,6 +204,7 @@ class MemoryManager:
         self._cached = STARTUP_BYTES
         self._at = 0.0
         self._freed = 0  # estimated bytes evicted since the cached measurement
+        self._in_at = 0  # engine.stat_net_input_bytes at the cached measurement
         self.interval = 0.005
         self.startup = STARTUP_BYTES
 
@@ -230,15 +231,19 @@ class MemoryManager:
         self._cached = u
         self._at = time.monotonic()
         self._freed = 0
+        self._in_at = self.engine.stat_net_input_bytes
         if u > self.peak:
             self.peak = u
         return u
 
     def used_estimate(self) -> int:
-        """The cached measurement (refreshed when stale) minus what was evicted since."""
+        """The cached measurement (refreshed when stale), plus every byte received since (an
+        upper bound of what writes can have added, so a burst cannot overshoot the limit before
+        the next measurement), minus what was evicted since."""
         if time.monotonic() - self._at >= self.interval:
             return self.used()
-        return max(self._cached - self._freed, 0)
+        received = self.engine.stat_net_input_bytes - self._in_at
+        return max(self._cached + max(received, 0) - self._freed, 0)
 
     def calibrate(self) -> None:
         """Re-measure pymalloc's exact bytes (a few ms at most) and update the block size."""
