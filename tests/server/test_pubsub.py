@@ -332,11 +332,11 @@ def test_publish_goes_to_replicas_but_not_to_the_aof() -> None:
 def test_replica_delivers_published_messages(start_server: Callable[..., ServerProcess]) -> None:
     """End to end: a subscriber on a replica receives what is published on its master (once the
     link is up: until then PUBLISH on the master reaches no replica, so keep publishing)."""
-    master = start_server("--save", "")
+    master = start_server("--save", "", "--repl-diskless-sync-delay", "0")
     replica = start_server("--save", "", "--replicaof", "127.0.0.1", str(master.port))
     with Raw(replica.port) as sub, Raw(master.port) as pub:
         sub.call("SUBSCRIBE", "repl:ch")
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         got = b""
         i = 0
         while not got and time.monotonic() < deadline:
