@@ -58,10 +58,24 @@ def strtod_score(b: bytes) -> float | None:
     """Redis's SORT score: strtod over the C string (so up to a NUL; "" is 0), rejected (None)
     if text remains after the number, on ERANGE (overflow, or an inexact result below the
     normal range) or for NaN."""
+    try:
+        f = float(b)  # the usual case: a plain decimal number of normal magnitude
+    except ValueError:
+        return _strtod_slow(b)
+    if _DBL_MIN <= abs(f) < _INFINITY and b[-1] not in _SPACE and b"_" not in b:
+        return f
+    return _strtod_slow(b)
+
+
+_INFINITY = float("inf")
+_SPACE = b" \t\n\r\x0b\x0c"
+
+
+def _strtod_slow(b: bytes) -> float | None:
     s = b.split(b"\0", 1)[0]
     if not s:
         return 0.0  # nothing converted, and the end pointer is at the terminating NUL
-    t = s.lstrip(b" \t\n\r\x0b\x0c")
+    t = s.lstrip(_SPACE)
     if _DEC.fullmatch(t):
         try:
             f = float(t)
@@ -359,21 +373,21 @@ def _sort(c: Client, argv: list[bytes], readonly: bool) -> bytes:
 
     conversion_error = False
     if not dontsort:
-        cmpkeys: list[Any] = []
+        keys: list[Any]
         if alpha:
             if sortby is not None:
                 coll = _COLL_KEY if storekey is None else None
+                keys = []
                 for e in vector:
                     bv = lookup_by_pattern(c, sortby, e)
-                    if bv is None:
-                        cmpkeys.append((0, b""))
-                    else:
-                        cmpkeys.append((1, bv if coll is None else coll(bv)))
+                    # a missing BY value sorts first
+                    keys.append((0, b"") if bv is None else (1, bv if coll is None else coll(bv)))
             elif storekey is None:
-                cmpkeys = [_COLL_KEY(e) for e in vector]
+                keys = [_COLL_KEY(e) for e in vector]
             else:
-                cmpkeys = list(vector)
+                keys = vector  # STORE compares binary strings
         else:
+            keys = []
             for e in vector:
                 bv = e if sortby is None else lookup_by_pattern(c, sortby, e)
                 score = 0.0
@@ -383,19 +397,25 @@ def _sort(c: Client, argv: list[bytes], readonly: bool) -> bytes:
                         conversion_error = True
                     else:
                         score = f
-                cmpkeys.append((score, e))  # equal scores: the elements, as binary strings
-        pairs = list(zip(cmpkeys, vector, strict=True))
+                keys.append(score)
         if sortby is not None and (start != 0 or end != vectorlen - 1):
+            if not alpha:
+                keys = list(zip(keys, vector, strict=True))  # equal scores: binary element order
             sign = -1 if desc else 1
 
-            def cmp(x: tuple[Any, bytes], y: tuple[Any, bytes]) -> int:
-                kx, ky = x[0], y[0]
+            def cmp(x: int, y: int) -> int:
+                kx, ky = keys[x], keys[y]
                 return sign * ((kx > ky) - (kx < ky))
 
-            _pqsort(pairs, cmp, start, end)
+            order = list(range(len(vector)))
+            _pqsort(order, cmp, start, end)
         else:
-            pairs.sort(key=lambda p: p[0], reverse=desc)  # stable, as glibc's merge sort
-        vector = [e for _, e in pairs]
+            # stable sorts, as glibc's merge sort; numeric ties go by binary element order
+            order = list(range(len(vector)))
+            if not alpha:
+                order.sort(key=vector.__getitem__, reverse=desc)
+            order.sort(key=keys.__getitem__, reverse=desc)
+        vector = [vector[i] for i in order]
 
     if conversion_error:
         raise CommandError(SCORE_ERR)
