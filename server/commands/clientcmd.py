@@ -133,8 +133,7 @@ def _type_by_name(name: bytes) -> str:
 def _syntax_error(argv: list[bytes]) -> CommandError:
     """Redis's addReplySubcommandSyntaxError (a known subcommand, a wrong argument count)."""
     return CommandError(
-        f"ERR unknown subcommand or wrong number of arguments for '{shown(argv[1], 128)}'. "
-        "Try CLIENT HELP."
+        f"ERR unknown subcommand or wrong number of arguments for '{shown(argv[1], 128)}'. Try CLIENT HELP."
     )
 
 

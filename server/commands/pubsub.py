@@ -220,8 +220,7 @@ def spublish(c: Client, argv: list[bytes]) -> bytes:
 def _syntax_error(argv: list[bytes]) -> CommandError:
     """Redis's addReplySubcommandSyntaxError for a known subcommand with bad arguments."""
     return CommandError(
-        f"ERR unknown subcommand or wrong number of arguments for '{shown(argv[1], 128)}'. "
-        "Try PUBSUB HELP."
+        f"ERR unknown subcommand or wrong number of arguments for '{shown(argv[1], 128)}'. Try PUBSUB HELP."
     )
 
 
