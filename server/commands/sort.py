@@ -30,7 +30,7 @@ from typing import Any
 from server.client import Client
 from server.commands.args import parse_int
 from server.commands.registry import command
-from server.commands.scan import encoding_for
+from server.commands.scan import encoding_for, mark_encoding
 from server.commands.strings import count_lookup
 from server.datatypes import ZSet
 from server.errors import SYNTAX, WRONGTYPE, CommandError
@@ -334,6 +334,8 @@ def _sort(c: Client, argv: list[bytes], readonly: bool) -> bytes:
         value = deque()
     elif value.__class__ not in (deque, set, ZSet):
         raise CommandError(WRONGTYPE)
+    elif value.__class__ is ZSet:
+        mark_encoding(db, key, value, b"skiplist")  # SORT converts a sorted set for good
 
     if dontsort and value.__class__ is set and storekey is not None:
         # a stored result must not depend on hash order: sort the set's elements instead

@@ -158,6 +158,9 @@ def test_sort_basics_match_stock(both: tuple[RespConn, RespConn]) -> None:
             sort iset desc
             sort mixed alpha
             sort mixed
+            object encoding z
+            sort_ro z limit 0 0
+            object encoding z
             sort z
             sort z alpha
             sort z desc alpha
