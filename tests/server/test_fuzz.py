@@ -361,13 +361,13 @@ def run_batch(port: int, cmds: list[list[bytes]]) -> None:
     nonce = secrets.token_hex(12).encode()
     payload = b"".join(d.encode_command(a) for a in cmds)
     payload += d.encode_command([b"RESET"]) + d.encode_command([b"PING", nonce])
-    conn = d.RespConn(port, timeout=5)
+    conn = d.RespConn(port, timeout=10)
     try:
         conn.send_raw(payload)
         seen = 0
         while True:
             try:
-                rep = conn.read(timeout=5)
+                rep = conn.read(timeout=10)
             except d.ConnectionClosed:
                 if _may_close(cmds):
                     break
