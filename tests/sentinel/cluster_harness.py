@@ -245,8 +245,19 @@ class SentinelProcess:
             return ""
 
 
-def server_directives(kind: Kind) -> list[str]:
+def server_directives(kind: Kind, diskless_sync: bool | None = None) -> list[str]:
+    """Persistence off, immediate full syncs, no protected mode.
+
+    `diskless_sync=None` means: stock's default (yes) for stock servers, `no` for ours. Our server
+    streams the replication backlog right after a diskless transfer's EOF mark instead of waiting
+    for the replica's first REPLCONF ACK as Redis does, and our replica only finds the mark at the
+    very end of a read: a full sync under write load then never ends (reported; see
+    docs/benchmarks-failover.md). A converted old master always needs a full sync.
+    """
     d = ["--save", "", "--repl-diskless-sync-delay", "0", "--protected-mode", "no"]
+    if diskless_sync is None:
+        diskless_sync = kind == "stock"
+    d += ["--repl-diskless-sync", "yes" if diskless_sync else "no"]
     if kind == "stock":
         d += ["--appendonly", "no"]
     return d
@@ -291,6 +302,7 @@ class Cluster:
     settings: SentinelSettings = field(default_factory=SentinelSettings)
     # per-sentinel overrides of `settings` (index -> settings), e.g. to bias who leads
     overrides: dict[int, SentinelSettings] = field(default_factory=dict)
+    diskless_sync: bool | None = None  # see server_directives()
 
     servers: list[ServerProcess] = field(default_factory=list, init=False)
     sentinels: list[SentinelProcess] = field(default_factory=list, init=False)
@@ -317,7 +329,9 @@ class Cluster:
         d = self.workdir / f"server-{self.servers_kind}-{port}"
         d.mkdir(parents=True, exist_ok=True)
         argv_fn = our_server_argv if self.servers_kind == "ours" else stock_server_argv
-        argv = argv_fn(port, "--dir", str(d), *server_directives(self.servers_kind), *extra)
+        argv = argv_fn(
+            port, "--dir", str(d), *server_directives(self.servers_kind, self.diskless_sync), *extra
+        )
         sp = ServerProcess(argv, port, d, d / "server.log")
         self.servers.append(sp)
         return sp.start()
@@ -579,8 +593,9 @@ class Writer(threading.Thread):
         n = self.wait_replicas or 0
         return [w for w in self.writes() if w.replicas is not None and w.replicas >= n]
 
-    def first_write_after(self, t: float) -> Write | None:
-        ws = self.writes(since=t)
+    def first_write_after(self, t: float, exclude_port: int | None = None) -> Write | None:
+        """The first write acknowledged at or after `t` (not counting late replies from `exclude_port`)."""
+        ws = [w for w in self.writes(since=t) if exclude_port is None or w.port != exclude_port]
         return ws[0] if ws else None
 
     def run(self) -> None:

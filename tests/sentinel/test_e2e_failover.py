@@ -93,7 +93,11 @@ def run_failover(c: Cluster, restart_old_master: bool = True) -> Outcome:
         t_kill = c.kill_master()
         new_port, epoch = c.wait_switched(timeout=30)
         assert new_port in replica_ports, f"new master {new_port} is not one of the replicas {replica_ports}"
-        first = wait_until(lambda: w.first_write_after(t_kill), 20, "the writer to resume after the kill")
+        first = wait_until(
+            lambda: w.first_write_after(t_kill, exclude_port=old_port),
+            20,
+            "the writer to resume after the kill",
+        )
         assert first.port == new_port, f"first write after the kill went to {first.port}, not {new_port}"
         other = [p for p in replica_ports if p != new_port]
         wait_until(
@@ -130,8 +134,8 @@ def run_failover(c: Cluster, restart_old_master: bool = True) -> Outcome:
     for view in c.master_views():
         assert view is not None and int(view["port"]) == new_port and view["flags"] == "master", view
         assert int(view["num-slaves"]) == len(replica_ports), view
-    # Every write after the kill went to the new master.
-    stray = [x for x in w.writes(since=t_kill) if x.port != new_port]
+    # Every write since the first one after the kill went to the new master.
+    stray = [x for x in w.writes(since=first.t) if x.port != new_port]
     assert not stray, f"writes after the kill acknowledged by another address: {stray[:5]}"
     # No write acknowledged by WAIT 1 is missing from the new master.
     acked = w.acked()
@@ -183,24 +187,33 @@ def scenario(
     [
         pytest.param("ours", ("ours", "ours", "ours"), id="ours-sentinels-ours-servers"),
         pytest.param("stock", ("ours", "ours", "ours"), id="ours-sentinels-stock-servers"),
+        # The baseline that validates the harness; 2 s down-after, see the comment on (c) below.
         pytest.param("ours", ("stock", "stock", "stock"), id="stock-sentinels-ours-servers"),
     ],
 )
 def test_failover_under_writes(tmp_path: Path, servers: Kind, sentinels: tuple[Kind, ...]) -> None:
-    scenario(tmp_path, servers, sentinels)
+    overrides = {i: SentinelSettings(down_after_ms=2000) for i in range(3)} if "ours" not in sentinels else {}
+    scenario(tmp_path, servers, sentinels, overrides)
 
 
 # (c) a mixed quorum, 2 of ours and 1 stock. Who leads is steered with per-sentinel settings: the
 # stock sentinel with quorum 1 starts (and wins, with our votes) the election before ours, whose
 # down-after is 3 s, even see the master down; with a 5 s down-after it only votes and follows.
-# (Not a shorter down-after for stock: below its 1 s ping period, stock marks the new master SDOWN
-# right after its own switch, and with quorum 1 fails over a second time.)
+# With the same settings everywhere, whoever gets there first leads (ours, in practice).
+#
+# The stock sentinel never gets a down-after of 1 s or less here: stock redis-sentinel 7.0 then
+# often marks the *new* master SDOWN ~1 s after its own +switch-master (the new links wait for
+# the 1 s reconnect throttle while the SDOWN clock runs from the switch), and counts peers'
+# master-down answers about the *old* address (kept up to 5 s) towards ODOWN of the new one: a
+# second, needless failover (seen with stock leading at quorum 1, and with ours leading, stock
+# observing, at quorum 2, where our sentinels voted for it as stock ones would).
 STOCK_LEADS = {
     0: SentinelSettings(down_after_ms=3000),
     1: SentinelSettings(down_after_ms=3000),
-    2: SentinelSettings(down_after_ms=1000, quorum=1),
+    2: SentinelSettings(down_after_ms=1500, quorum=1),
 }
 OURS_LEAD = {2: SentinelSettings(down_after_ms=5000)}
+SAME_SETTINGS = {i: SentinelSettings(down_after_ms=2000) for i in range(3)}
 
 
 @pytest.mark.parametrize(
@@ -208,7 +221,7 @@ OURS_LEAD = {2: SentinelSettings(down_after_ms=5000)}
     [
         pytest.param(STOCK_LEADS, "stock", id="stock-leads"),
         pytest.param(OURS_LEAD, "ours", id="ours-lead"),
-        pytest.param({}, None, id="same-settings"),
+        pytest.param(SAME_SETTINGS, None, id="same-settings"),
     ],
 )
 def test_mixed_quorum(
