@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import socket
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import structlog
@@ -19,7 +20,6 @@ import trio
 from sentinel.api import encode
 from sentinel.api.commands import execute
 from sentinel.core.glob import glob_match
-from server.protocol import resp
 from server.protocol.parser import Limits, ProtocolError, RequestParser
 
 if TYPE_CHECKING:
@@ -63,6 +63,7 @@ class ApiClient:
         self._drained = trio.Event()
         self._drained.set()
         self.scope: trio.CancelScope | None = None
+        self.on_close: Callable[[ApiClient], None] | None = None
 
     @property
     def subscribed(self) -> bool:
@@ -83,8 +84,10 @@ class ApiClient:
             self.kill()
 
     def kill(self) -> None:
-        """Disconnect now."""
+        """Disconnect now (gone from CLIENT LIST at once, as stock)."""
         self.closed = True
+        if self.on_close is not None:
+            self.on_close(self)
         self._out.clear()
         self.out_bytes = 0
         self._drained.set()
@@ -222,6 +225,7 @@ class ApiServer:
         client = ApiClient(self.next_client_id, stream, addr, laddr, sock.fileno())
         self.next_client_id += 1
         client.authenticated = not self.rt.config.requirepass
+        client.on_close = self._forget
         self.clients[client.id] = client
         self.stat_connections += 1
         try:
@@ -237,6 +241,10 @@ class ApiServer:
             client.closed = True
             self.clients.pop(client.id, None)
             sock.close()
+            log.debug("client closed", client_id=client.id, addr=client.addr, cmd=client.last_cmd)
+
+    def _forget(self, client: ApiClient) -> None:
+        self.clients.pop(client.id, None)
 
     async def _read_loop(self, client: ApiClient) -> None:
         limits = Limits(authenticated=client.authenticated)
@@ -318,5 +326,3 @@ def _random_hex(n: int) -> str:
 
     return os.urandom(n // 2 + 1).hex()[:n]
 
-
-__all__ = ["ApiClient", "ApiServer", "resp"]
