@@ -25,6 +25,7 @@ import re
 from collections import deque
 from collections.abc import Callable
 from fractions import Fraction
+from itertools import islice
 from typing import Any
 
 from server.client import Client
@@ -354,9 +355,7 @@ def _sort(c: Client, argv: list[bytes], readonly: bool) -> bytes:
         vector = []
         if end >= start:
             src = reversed(value) if desc else iter(value)
-            for _ in range(start):
-                next(src)
-            vector = [next(src) for _ in range(end - start + 1)]
+            vector = list(islice(src, start, end + 1))
             end -= start
             start = 0
     elif dontsort and value.__class__ is ZSet:

@@ -662,3 +662,9 @@ def test_bit_commands_on_a_big_string_match_stock(both: tuple[RespConn, RespConn
         )
     script += [[b"GET", b"big"], [b"OBJECT", b"ENCODING", b"big"]]
     assert_same(both, script)
+
+
+def test_command_info_and_docs_match_stock(both: tuple[RespConn, RespConn]) -> None:
+    """Arity, flags, key positions, ACL categories and docs as registered."""
+    names = ["setbit", "getbit", "bitcount", "bitpos", "bitop", "bitfield", "bitfield_ro"]
+    assert_same(both, [[b"COMMAND", sub, n.encode()] for n in names for sub in (b"INFO", b"DOCS")])

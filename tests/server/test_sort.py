@@ -538,3 +538,8 @@ def test_sort_store_propagation(local: Local) -> None:
     assert local("sort", "bad", "store", "d").startswith(b"-ERR One or more scores")
     assert local.cap.take() == []
     assert local("exists", "d") == b":0\r\n"
+
+
+def test_command_info_and_docs_match_stock(both: tuple[RespConn, RespConn]) -> None:
+    """Arity, flags (movablekeys), key specs, ACL categories and docs as registered."""
+    assert_same(both, [[b"COMMAND", sub, n] for n in (b"sort", b"sort_ro") for sub in (b"INFO", b"DOCS")])
