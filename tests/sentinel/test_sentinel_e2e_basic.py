@@ -16,8 +16,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
@@ -165,6 +166,11 @@ def sentinels(tmp_path: Path) -> Iterator[Callable[..., SentinelProcess]]:
         sp.stop()
 
 
+def smaster(c: redis.Redis, name: str = "mymaster") -> dict[str, Any]:
+    """SENTINEL MASTER as redis-py parses it (typed for mypy)."""
+    return cast(dict[str, Any], c.sentinel_master(name))
+
+
 def link_up(r: redis.Redis) -> bool:
     info = r.info("replication")
     return info.get("role") == "slave" and info.get("master_link_status") == "up"
@@ -180,8 +186,7 @@ def master_and_replicas(start_server: Start) -> tuple[ServerProcess, ServerProce
 
 
 def discovered(s: SentinelProcess, peers: int, replicas: int) -> bool:
-    c = s.client()
-    m = c.sentinel_master("mymaster")
+    m = smaster(s.client())
     return bool(m["num-other-sentinels"] == peers and m["num-slaves"] == replicas)
 
 
@@ -195,7 +200,7 @@ def failover_and_check(
 ) -> tuple[ServerProcess, ServerProcess]:
     """Kill the master; wait for agreement; check the promotion, the repointing and redis-py."""
     for s in group:
-        wait_until(lambda s=s: discovered(s, len(group) - 1, 2), timeout=20, what=f"discovery on {s.port}")
+        wait_until(partial(discovered, s, len(group) - 1, 2), timeout=20, what=f"discovery on {s.port}")
     mc0 = m.client()
     mc0.set("before", "1")
     assert mc0.execute_command("WAIT", 2, 5000) == 2
@@ -247,9 +252,9 @@ def test_three_sentinels_one_failover(start_server: Start, sentinels: Callable[.
         assert switches[0]["payload"].endswith(f"127.0.0.1 {promoted.port}")
         state = json.loads(s.state_path.read_text())
         assert state["masters"]["mymaster"]["settings"]["port"] == promoted.port
-        info = s.client().sentinel_master("mymaster")
+        info = smaster(s.client())
         assert info["port"] == promoted.port and info["config-epoch"] >= 1
-    epochs = {s.client().sentinel_master("mymaster")["config-epoch"] for s in group}
+    epochs = {smaster(s.client())["config-epoch"] for s in group}
     assert len(epochs) == 1
 
 
@@ -259,7 +264,7 @@ def test_stock_sentinel_in_the_quorum(start_server: Start, sentinels: Callable[.
     ours = [sentinels(m.port) for _ in range(2)]
     group = [stock, *ours]
     # The stock sentinel sees ours as peers (our hellos parse) and we see it.
-    wait_until(lambda: len(stock.client().sentinel_sentinels("mymaster")) == 2, timeout=20, what="stock sees ours")
+    wait_until(lambda: len(cast(list[Any], stock.client().sentinel_sentinels("mymaster"))) == 2, timeout=20, what="stock sees ours")
     failover_and_check(m, a, b, group)
     promotions = sum(len(s.events("+promoted-slave")) for s in ours) + len(stock.stock_events("+promoted-slave"))
     assert promotions == 1, [s.log()[-2000:] for s in group]
