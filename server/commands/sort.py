@@ -193,67 +193,67 @@ def _pqsort(a: list[Any], cmp: Callable[[Any, Any], int], lrange: int, rrange: i
             return y if cmp(a[y], a[z]) < 0 else (z if cmp(a[x], a[z]) < 0 else x)
         return y if cmp(a[y], a[z]) > 0 else (x if cmp(a[x], a[z]) < 0 else z)
 
-    def sort(lo: int, n: int) -> None:
-        while True:
-            if n < 7:
-                for pm in range(lo + 1, lo + n):
-                    pl = pm
-                    while pl > lo and cmp(a[pl - 1], a[pl]) > 0:
-                        swap(pl, pl - 1)
-                        pl -= 1
-                return
-            pm = lo + n // 2
-            if n > 7:
-                pl = lo
-                pn = lo + n - 1
-                if n > 40:
-                    d = n // 8
-                    pl = med3(pl, pl + d, pl + 2 * d)
-                    pm = med3(pm - d, pm, pm + d)
-                    pn = med3(pn - 2 * d, pn - d, pn)
-                pm = med3(pl, pm, pn)
-            swap(lo, pm)
-            pa = pb = lo + 1
-            pc = pd = lo + n - 1
-            while True:
-                while pb <= pc:
-                    r = cmp(a[pb], a[lo])
-                    if r > 0:
-                        break
-                    if r == 0:
-                        swap(pa, pb)
-                        pa += 1
-                    pb += 1
-                while pb <= pc:
-                    r = cmp(a[pc], a[lo])
-                    if r < 0:
-                        break
-                    if r == 0:
-                        swap(pc, pd)
-                        pd -= 1
-                    pc -= 1
-                if pb > pc:
-                    break
-                swap(pb, pc)
-                pb += 1
-                pc -= 1
-            pn = lo + n
-            r = min(pa - lo, pb - pa)
-            vecswap(lo, pb - r, r)
-            r = min(pd - pc, pn - pd - 1)
-            vecswap(pb, pn - r, r)
-            r = pb - pa
-            if r > 1 and not ((lrange < lo and rrange < lo) or (lrange > lo + r - 1 and rrange > lo + r - 1)):
-                sort(lo, r)
-            r = pd - pc
-            if r <= 1:
-                return
-            lo = pn - r
-            n = r
-            if (lrange < lo and rrange < lo) or (lrange > lo + n - 1 and rrange > lo + n - 1):
-                return
+    def outside(lo: int, n: int) -> bool:
+        return (lrange < lo and rrange < lo) or (lrange > lo + n - 1 and rrange > lo + n - 1)
 
-    sort(0, len(a))
+    # Partitions are disjoint, so the order they are sorted in does not matter: a stack
+    # replaces pqsort's recursion (no depth limit on adversarial inputs).
+    todo = [(0, len(a))]
+    while todo:
+        lo, n = todo.pop()
+        if n < 7:
+            for pm in range(lo + 1, lo + n):
+                pl = pm
+                while pl > lo and cmp(a[pl - 1], a[pl]) > 0:
+                    swap(pl, pl - 1)
+                    pl -= 1
+            continue
+        pm = lo + n // 2
+        if n > 7:
+            pl = lo
+            pn = lo + n - 1
+            if n > 40:
+                d = n // 8
+                pl = med3(pl, pl + d, pl + 2 * d)
+                pm = med3(pm - d, pm, pm + d)
+                pn = med3(pn - 2 * d, pn - d, pn)
+            pm = med3(pl, pm, pn)
+        swap(lo, pm)
+        pa = pb = lo + 1
+        pc = pd = lo + n - 1
+        while True:
+            while pb <= pc:
+                r = cmp(a[pb], a[lo])
+                if r > 0:
+                    break
+                if r == 0:
+                    swap(pa, pb)
+                    pa += 1
+                pb += 1
+            while pb <= pc:
+                r = cmp(a[pc], a[lo])
+                if r < 0:
+                    break
+                if r == 0:
+                    swap(pc, pd)
+                    pd -= 1
+                pc -= 1
+            if pb > pc:
+                break
+            swap(pb, pc)
+            pb += 1
+            pc -= 1
+        pn = lo + n
+        r = min(pa - lo, pb - pa)
+        vecswap(lo, pb - r, r)
+        r = min(pd - pc, pn - pd - 1)
+        vecswap(pb, pn - r, r)
+        r = pb - pa
+        if r > 1 and not outside(lo, r):
+            todo.append((lo, r))
+        r = pd - pc
+        if r > 1 and not outside(pn - r, r):
+            todo.append((pn - r, r))
 
 
 # --- SORT ---------------------------------------------------------------------------------------------
@@ -399,9 +399,10 @@ def _sort(c: Client, argv: list[bytes], readonly: bool) -> bytes:
                     else:
                         score = f
                 keys.append(score)
-        if sortby is not None and (start != 0 or end != vectorlen - 1):
-            if not alpha:
-                keys = list(zip(keys, vector, strict=True))  # equal scores: binary element order
+        partial = sortby is not None and (start != 0 or end != vectorlen - 1)
+        if partial and alpha and len(set(keys)) < len(keys):
+            # Redis's partial quicksort; only where keys tie does its order differ from a full
+            # sort's (numeric ties are broken by the element, so only ALPHA keys can tie)
             sign = -1 if desc else 1
 
             def cmp(x: int, y: int) -> int:
