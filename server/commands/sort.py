@@ -14,7 +14,15 @@ Orders are Redis's exactly where Redis's are defined by input order:
   here compare for compare) and so do we;
 - input order is the list's order, an intset's ascending order, and for other sets and
   sorted sets (sorted by element, not rank) Redis's hash order, which no one can reproduce:
-  only there can ties (ALPHA with BY) come out in another order than stock Redis's.
+  only there can ties (ALPHA with BY), and `BY nosort` on a hashtable set, come out in
+  another order than stock Redis's.
+
+Also as Redis: a sorted set that was sorted stays skiplist-encoded; `BY nosort` with STORE on a
+set sorts it (ALPHA, binary) so that the stored list does not depend on hash order; STORE
+counts one change per stored element (one for deleting the destination) and is propagated as
+is. One difference: Redis tests strtod's errno without clearing it, so after a score overflowed
+(ERANGE) it rejects every later score until some unrelated failing system call resets errno;
+here each score is judged on its own.
 """
 
 from __future__ import annotations
