@@ -20,9 +20,10 @@ Orders are Redis's exactly where Redis's are defined by input order:
 Also as Redis: a sorted set that was sorted stays skiplist-encoded; `BY nosort` with STORE on a
 set sorts it (ALPHA, binary) so that the stored list does not depend on hash order; STORE
 counts one change per stored element (one for deleting the destination) and is propagated as
-is. One difference: Redis tests strtod's errno without clearing it, so after a score overflowed
-(ERANGE) it rejects every later score until some unrelated failing system call resets errno;
-here each score is judged on its own.
+is. One difference: Redis tests strtod's errno without clearing it, so once anything left
+errno at ERANGE (an out-of-range score here, or another command's number parsing such as
+`ZADD z 1e400 m`), stock rejects every later non-integer score until something else sets errno
+(integer-encoded values skip the check); here each score is judged on its own.
 """
 
 from __future__ import annotations
