@@ -543,3 +543,22 @@ def test_sort_store_propagation(local: Local) -> None:
 def test_command_info_and_docs_match_stock(both: tuple[RespConn, RespConn]) -> None:
     """Arity, flags (movablekeys), key specs, ACL categories and docs as registered."""
     assert_same(both, [[b"COMMAND", sub, n] for n in (b"sort", b"sort_ro") for sub in (b"INFO", b"DOCS")])
+
+
+def test_sort_get_nulls_in_resp3(both: tuple[RespConn, RespConn]) -> None:
+    for conn in both:
+        conn.call("HELLO", "3")
+    assert_same(
+        both,
+        lines(
+            """
+            rpush l 2 1 3
+            set w_1 x
+            hset h_2 f y
+            sort l get # get w_* get h_*->f get nokey
+            sort_ro l by nosort get w_*
+            sort l by w_* alpha limit 1 1 get h_*->f
+            sort l store d
+            """
+        ),
+    )
