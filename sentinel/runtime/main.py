@@ -89,7 +89,13 @@ def main(argv: list[str] | None = None) -> int:
     for script in config.script_paths():
         if not (os.path.isfile(script) and os.access(script, os.X_OK)):
             return _fatal_config(f"Script '{script}' seems non existing or non executable")
-    configure_logging(_directive(config, "loglevel") or "notice", _directive(config, "logfile") or "", service="sentinel")
+    loglevel = (_directive(config, "loglevel") or "notice").lower()
+    if loglevel not in ("debug", "verbose", "notice", "warning", "nothing"):
+        return _fatal_config(f"Invalid loglevel '{loglevel}'")
+    logfile = _directive(config, "logfile") or ""
+    configure_logging(loglevel, logfile, service="sentinel")
+    if (_directive(config, "daemonize") or "no").lower() == "yes":
+        log.warning("daemonize is not supported: running in the foreground (use a supervisor)")
     spath = state_path(path, config)
     try:
         state = load_state(spath)
@@ -100,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         log.critical("the state directory is not writable", state_dir=str(spath.parent))
         return 1
     core = SentinelCore(config, state, random.Random(int.from_bytes(os.urandom(16), "big")))
+    core.world.settings.loglevel = loglevel  # what SENTINEL CONFIG GET loglevel shows until changed
     pidfile = _directive(config, "pidfile")
     if pidfile:
         Path(pidfile).write_text(f"{os.getpid()}\n")
@@ -112,7 +119,13 @@ def main(argv: list[str] | None = None) -> int:
         myid=core.myid,
         port=config.port,
     )
-    runtime = Runtime(core, config, config_path=path, state_file=spath)
+    runtime = Runtime(
+        core,
+        config,
+        config_path=path,
+        state_file=spath,
+        on_loglevel=lambda level: configure_logging(level, logfile, service="sentinel"),
+    )
     try:
         code = _run(runtime)
     finally:

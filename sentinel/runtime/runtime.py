@@ -86,8 +86,10 @@ class Runtime:
         listen: bool = True,
         exit_on_crash: bool = True,
         persist: Callable[[str], None] | None = None,
+        on_loglevel: Callable[[str], None] | None = None,
     ) -> None:
-        """`persist` overrides the state write (tests); `listen=False` runs without the API."""
+        """`persist` overrides the state write (tests); `listen=False` runs without the API;
+        `on_loglevel` is called when SENTINEL CONFIG SET loglevel changes the level."""
         from sentinel.api.server import ApiServer  # the API needs the Runtime type; import late
 
         self.core = core
@@ -97,6 +99,8 @@ class Runtime:
         self.connect_timeout = connect_timeout
         self.exit_on_crash = exit_on_crash
         self._persist = persist
+        self._on_loglevel = on_loglevel
+        self._loglevel = core.world.settings.loglevel
         self._send, self._recv = trio.open_memory_channel[Event](math.inf)
         self._links: dict[int, Link] = {}
         self._waiters: dict[int, _Waiter] = {}
@@ -190,6 +194,11 @@ class Runtime:
         actions = self.core.step(self.now(), ev)
         self.steps += 1
         self.execute(actions)
+        level = self.core.world.settings.loglevel
+        if level != self._loglevel:
+            self._loglevel = level
+            if self._on_loglevel is not None:
+                self._on_loglevel(level)
 
     def execute(self, actions: list[Action]) -> None:
         """Carry out one step's actions, in order (PersistState first and durable)."""

@@ -18,6 +18,7 @@ import trio.testing
 from sentinel.core import (
     Channel,
     CommandReply,
+    ConfigSetRequest,
     Crash,
     ErrorReply,
     FlushConfigRequest,
@@ -192,6 +193,17 @@ async def test_request_reply_after_persist(autojump_clock: trio.testing.MockCloc
         assert reply == Status("OK")
         assert order == ["persist", "reply"]
         rt.shutdown("test")
+
+
+async def test_loglevel_change_reconfigures_logging(autojump_clock: trio.testing.MockClock) -> None:
+    levels: list[str] = []
+    rt, _ = make_runtime(on_loglevel=levels.append)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(rt.run)
+        assert await rt.request(lambda r: ConfigSetRequest(r, ("loglevel", "debug"))) == Status("OK")
+        assert await rt.request(lambda r: ConfigSetRequest(r, ("announce-port", "1"))) == Status("OK")
+        rt.shutdown("test")
+    assert levels == ["debug"]
 
 
 async def test_ticks_on_time(autojump_clock: trio.testing.MockClock) -> None:
