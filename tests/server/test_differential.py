@@ -3,8 +3,8 @@
 Random streams (seeded, see `differential.generate_stream`) go to both servers over raw RESP2 and
 RESP3 connections; every reply and then the whole dataset must match stock Redis 7.0. Knobs:
 
-    HASENTINEL_DIFF_SEEDS   N (seeds 0..N-1) | a,b,c | lo-hi      default 6
-    HASENTINEL_DIFF_LENGTH  commands per stream                    default 300
+    HASENTINEL_DIFF_SEEDS   N (seeds 0..N-1) | a,b,c | lo-hi      default 24
+    HASENTINEL_DIFF_LENGTH  commands per stream                    default 400
 
 A failure prints the seed, index, command, both replies and a one-line replay command.
 """
@@ -22,8 +22,8 @@ import pytest
 
 from tests.server import differential as d
 
-SEEDS = d.parse_seeds(os.environ.get("HASENTINEL_DIFF_SEEDS", "6"))
-LENGTH = int(os.environ.get("HASENTINEL_DIFF_LENGTH", "300"))
+SEEDS = d.parse_seeds(os.environ.get("HASENTINEL_DIFF_SEEDS", "24"))
+LENGTH = int(os.environ.get("HASENTINEL_DIFF_LENGTH", "400"))
 
 pytestmark = pytest.mark.skipif(
     shutil.which("redis-server") is None, reason="stock redis-server is not installed"
@@ -91,9 +91,13 @@ def _c(*lines: str) -> list[list[bytes]]:
     return [[a.encode("latin-1") for a in shlex.split(line)] for line in lines]
 
 
+def _open(reason: str) -> pytest.MarkDecorator:
+    """A mismatch still open in hasentinel (reported); strict, so a fix makes it fail loudly."""
+    return pytest.mark.xfail(strict=True, reason="open: " + reason)
+
+
 REPRODUCERS: list[object] = [
     pytest.param(
-        "set-repeated-expire-option",
         _c(
             "SET k v EX 100 EX 100",
             "TTL k",
@@ -103,12 +107,9 @@ REPRODUCERS: list[object] = [
         id="set-repeated-expire-option",
     ),
     pytest.param(
-        "set-repeated-expire-invalid-value",
-        _c("SET k v PX -9223372036854775808 XX PX -9223372036854775808"),
-        id="set-repeated-expire-invalid-value",
+        _c("SET k v PX -9223372036854775808 XX PX -9223372036854775808"), id="set-repeated-expire-invalid"
     ),
     pytest.param(
-        "unknown-command-binary-args",
         [
             [b"NOSUCHCMD", b"bin\x00\xff\r\n", b""],
             [b"", b"a\x00b"],
@@ -116,9 +117,9 @@ REPRODUCERS: list[object] = [
             [b"NO\x00SUCH", b"a"],
         ],
         id="unknown-command-binary-args",
+        marks=_open("unknown-command errors re-encode non-ASCII bytes; Redis copies raw bytes, stops at NUL"),
     ),
     pytest.param(
-        "error-text-quotes-raw-bytes",
         [
             [b"EXPIREAT", b"k", b"4102444800", b"bin\x00\xff"],
             [b"OBJECT", b"\xff\xfe", b"k"],
@@ -127,34 +128,92 @@ REPRODUCERS: list[object] = [
             [b"CLIENT", b"\x01x"],
         ],
         id="error-text-quotes-raw-bytes",
+        marks=_open(
+            "errors quoting arguments re-encode non-ASCII bytes; Redis copies raw bytes, stops at NUL"
+        ),
     ),
     pytest.param(
-        "unknown-command-many-or-long-args",
         [
             [b"NOSUCHCMD", *[b"a"] * 20],
             [b"NOSUCHCMD", b"x" * 200, b"y"],
             [b"NOSUCHCMD", b"x" * 120, b"yyyyyyyyyyyy"],
         ],
         id="unknown-command-many-or-long-args",
+        marks=_open("unknown-command errors list at most 8 args; Redis lists args up to 128 chars"),
     ),
     pytest.param(
-        "wrongtype-paths",
-        _c("SET s v", "LPUSH s a", "HSET s f v", "SADD s m", "ZADD s 1 m", "INCR s"),
-        id="wrongtype",
+        _c(
+            "ZADD z 0 m1 -2 1 3 ''",
+            "ZLEXCOUNT z [10 +",
+            "ZRANGEBYLEX z [10 +",
+            "ZRANGEBYLEX z - (m",
+            "ZREVRANGEBYLEX z + [a",
+        ),
+        id="zlex-mixed-scores",
     ),
     pytest.param(
-        "transaction-execabort",
+        _c("ZADD z -5 a 3 b", "ZINTER 1 z WEIGHTS 0 WITHSCORES", "ZUNION 1 z WEIGHTS 0 WITHSCORES"),
+        id="negative-zero-score",
+    ),
+    pytest.param(
+        _c(
+            "ZADD zs 1 a",
+            "SET s a",
+            "WATCH zs s",
+            "ZUNIONSTORE d1 1 zs",
+            "ZDIFFSTORE d2 1 zs",
+            "COPY s d3",
+            "ZRANGESTORE d4 zs 0 -1",
+            "BITOP NOT d5 s",
+            "MULTI",
+            "EXEC",
+        ),
+        id="watch-store-source-keys-zset-string",
+    ),
+    pytest.param(
+        _c(
+            "SADD ss a",
+            "WATCH ss",
+            "SINTERSTORE d1 ss",
+            "SUNIONSTORE d2 ss",
+            "SDIFFSTORE d3 ss",
+            "MULTI",
+            "EXEC",
+        ),
+        id="watch-store-source-keys-set",
+        marks=_open("SINTERSTORE/SUNIONSTORE/SDIFFSTORE invalidate WATCH on their source keys"),
+    ),
+    pytest.param(
+        _c(
+            "ZADD z 1 a 2 b",
+            "OBJECT ENCODING z",
+            "SORT z",
+            "OBJECT ENCODING z",
+            "ZADD z2 1 x",
+            "SORT_RO z2 ALPHA",
+            "OBJECT ENCODING z2",
+        ),
+        id="sort-converts-zset-to-skiplist",
+    ),
+    pytest.param(
+        _c("SET s v", "LPUSH s a", "HSET s f v", "SADD s m", "ZADD s 1 m", "INCR s"), id="wrongtype"
+    ),
+    pytest.param(
         _c("MULTI", "SET a 1", "NOSUCHCMD", "EXEC", "GET a", "MULTI", "MULTI", "DISCARD", "EXEC", "DISCARD"),
         id="transaction-execabort",
+    ),
+    pytest.param(
+        _c("MULTI", "EXEC 0", "GET a", "MULTI", "DISCARD x", "DISCARD"), id="exec-discard-arity-in-multi"
     ),
 ]
 
 
 @pytest.mark.parametrize("resp", [2, 3])
-@pytest.mark.parametrize(("name", "stream"), REPRODUCERS)
+@pytest.mark.parametrize("stream", REPRODUCERS)
 def test_reproducer_matches_stock(
-    pair: d.ServerPair, name: str, stream: list[list[bytes]], resp: int
+    request: pytest.FixtureRequest, pair: d.ServerPair, stream: list[list[bytes]], resp: int
 ) -> None:
+    name = request.node.callspec.id
     replay = f"cd {d.REPO} && {sys.executable} -m pytest {__file__} -k '{name} and {resp}'"
     found = _run(pair, stream, -1, resp, replay)
     assert not found, f"{name}:\n{found[0].report()}"
