@@ -19,40 +19,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from ipaddress import IPv4Address
 
 import structlog
 import trio
 
+from sentinel.vip.config import GarpTiming
 from sentinel.vip.errors import VipError
 from sentinel.vip.garp import send_garp_burst
 
 log = structlog.get_logger("sentinel.vip")
-
-
-@dataclass(frozen=True, slots=True)
-class GarpTiming:
-    """Counts and intervals of gratuitous ARPs (seconds). A count of 0 turns that part off."""
-
-    burst_count: int = 5
-    burst_interval: float = 0.2
-    repeat_delay: float = 5.0
-    """From the start of the first burst to the start of the repeat burst."""
-    repeat_count: int = 5
-    refresh_interval: float = 30.0
-    """Between refreshes while held; 0 disables refreshing."""
-    refresh_count: int = 1
-
-    def __post_init__(self) -> None:
-        for name in ("burst_count", "repeat_count", "refresh_count"):
-            v = getattr(self, name)
-            if not 0 <= v <= 100:
-                raise ValueError(f"{name} must be between 0 and 100, got {v}")
-        for name in ("burst_interval", "repeat_delay", "refresh_interval"):
-            v = getattr(self, name)
-            if not (math.isfinite(v) and 0 <= v <= 86400):
-                raise ValueError(f"{name} must be between 0 and 86400 seconds, got {v}")
 
 
 class Announcer:

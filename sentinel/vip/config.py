@@ -13,6 +13,7 @@ key, so a unit file or a stock Sentinel's environment can set everything without
     garp_refresh_interval = 30s  # HASENTINEL_VIP_GARP_REFRESH_INTERVAL (0: off)
     garp_refresh_count = 1       # HASENTINEL_VIP_GARP_REFRESH_COUNT
     lock_file = /run/hasentinel-vip.lock   # HASENTINEL_VIP_LOCK
+    lock_wait = 30s              # HASENTINEL_VIP_LOCK_WAIT (then vip-reconfig exits 1: retry)
 
 Blank lines and `#` comments are ignored; an unknown or repeated key is an error (a typo must
 not silently fall back to a default).
@@ -20,16 +21,16 @@ not silently fall back to a default).
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from ipaddress import AddressValueError, IPv4Address, IPv4Interface, NetmaskValueError
 from pathlib import Path
 
-from sentinel.vip.announce import GarpTiming
-
 CONF_ENV = "HASENTINEL_VIP_CONF"
 DEFAULT_LOCK = "/run/hasentinel-vip.lock"
+DEFAULT_LOCK_WAIT = 30.0
 
 KEYS: dict[str, str] = {
     "vip": "HASENTINEL_VIP",
@@ -41,8 +42,33 @@ KEYS: dict[str, str] = {
     "garp_refresh_interval": "HASENTINEL_VIP_GARP_REFRESH_INTERVAL",
     "garp_refresh_count": "HASENTINEL_VIP_GARP_REFRESH_COUNT",
     "lock_file": "HASENTINEL_VIP_LOCK",
+    "lock_wait": "HASENTINEL_VIP_LOCK_WAIT",
 }
 """File key -> environment variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class GarpTiming:
+    """Counts and intervals of gratuitous ARPs (seconds). A count of 0 turns that part off."""
+
+    burst_count: int = 5
+    burst_interval: float = 0.2
+    repeat_delay: float = 5.0
+    """From the start of the first burst to the start of the repeat burst."""
+    repeat_count: int = 5
+    refresh_interval: float = 30.0
+    """Between refreshes while held; 0 disables refreshing."""
+    refresh_count: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("burst_count", "repeat_count", "refresh_count"):
+            v = getattr(self, name)
+            if not 0 <= v <= 100:
+                raise ValueError(f"{name} must be between 0 and 100, got {v}")
+        for name in ("burst_interval", "repeat_delay", "refresh_interval"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and 0 <= v <= 86400):
+                raise ValueError(f"{name} must be between 0 and 86400 seconds, got {v}")
 
 
 class VipConfigError(ValueError):
@@ -57,6 +83,8 @@ class VipConfig:
     iface: str
     garp: GarpTiming = field(default_factory=GarpTiming)
     lock_file: str = DEFAULT_LOCK
+    lock_wait: float = DEFAULT_LOCK_WAIT
+    """How long vip-reconfig waits for another invocation on this host before asking for a retry."""
 
     @property
     def address(self) -> IPv4Address:
@@ -187,4 +215,7 @@ def load_vip_config(env: Mapping[str, str] | None = None) -> VipConfig:
         iface=parse_iface(values["interface"]),
         garp=timing,
         lock_file=values.get("lock_file", DEFAULT_LOCK),
+        lock_wait=min(
+            3600.0, max(0.0, parse_seconds("lock_wait", values.get("lock_wait", str(DEFAULT_LOCK_WAIT))))
+        ),
     )

@@ -21,7 +21,6 @@ from functools import partial
 from ipaddress import IPv4Address, IPv4Interface
 from typing import Any
 
-import trio
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
@@ -234,16 +233,24 @@ class AddressManager:
 
     async def ensure_present_async(self, iface: str, vip: IPv4Interface) -> bool:
         """`ensure_present` in a worker thread (netlink calls block)."""
+        import trio  # lazily: vip-reconfig runs without Trio and starts faster
+
         return await trio.to_thread.run_sync(partial(self.ensure_present, iface, vip))
 
     async def ensure_absent_async(self, iface: str, vip: IPv4Interface | IPv4Address) -> bool:
         """`ensure_absent` in a worker thread."""
+        import trio  # lazily: vip-reconfig runs without Trio and starts faster
+
         return await trio.to_thread.run_sync(partial(self.ensure_absent, iface, vip))
 
     async def holders_async(self, address: IPv4Address | IPv4Interface) -> list[Holder]:
         """`holders` in a worker thread."""
+        import trio  # lazily: vip-reconfig runs without Trio and starts faster
+
         return await trio.to_thread.run_sync(partial(self.holders, address))
 
     async def link_async(self, iface: str) -> LinkInfo:
         """`link` in a worker thread."""
+        import trio  # lazily: vip-reconfig runs without Trio and starts faster
+
         return await trio.to_thread.run_sync(partial(self.link, iface))

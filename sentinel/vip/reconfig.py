@@ -181,7 +181,7 @@ def reconfigure(
         raise VipConfigError(
             f"to-ip {args.to_ip} is the VIP itself: Sentinel must monitor the hosts' own addresses"
         )
-    with host_lock(cfg.lock_file):
+    with host_lock(cfg.lock_file, cfg.lock_wait):
         local = mgr.local_addresses()
         local.discard(cfg.address)
         if not targets & local:

@@ -214,8 +214,8 @@ class Netns:
 class Host(Netns):
     """A namespace with one interface `eth0` on the lab's segment."""
 
-    address: IPv4Interface = IPv4Interface("0.0.0.0/32")
-    mac: str = ""
+    address: IPv4Interface
+    mac: str
     ifname: str = "eth0"
 
     @property
@@ -370,7 +370,9 @@ class Lab:
         name = self._add_ns(role)
         h = Host(name=name, lab=self, address=self.addr(last), mac=self.mac(last))
         # Both veth ends are created directly in their namespaces: nothing touches the root's links.
-        _ip("-n", self.bridge.name, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", name)
+        _ip(
+            "-n", self.bridge.name, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", name
+        )
         _ip("-n", self.bridge.name, "link", "set", port, "master", "br0", "up")
         _ip("-n", name, "link", "set", "eth0", "address", h.mac, "up")
         _ip("-n", name, "addr", "add", str(h.address), "dev", "eth0")
@@ -379,7 +381,19 @@ class Lab:
     def build(self, hosts: int) -> Lab:
         """Create the namespaces, bridge and links (the caller tears down on failure)."""
         self.bridge = Netns(self._add_ns("br"), self)
-        _ip("-n", self.bridge.name, "link", "add", "br0", "type", "bridge", "stp_state", "0", "forward_delay", "0")
+        _ip(
+            "-n",
+            self.bridge.name,
+            "link",
+            "add",
+            "br0",
+            "type",
+            "bridge",
+            "stp_state",
+            "0",
+            "forward_delay",
+            "0",
+        )
         _ip("-n", self.bridge.name, "link", "set", "br0", "up")
         self.client = self._attach("c", "vc", 2)
         for i in range(hosts):
@@ -416,7 +430,9 @@ class Lab:
         e = out[0]
         return NeighEntry(e["dst"], e.get("lladdr"), list(e.get("state", [])))
 
-    def wait_neigh_mac(self, ip: IPv4Address | IPv4Interface | str, mac: str, timeout: float = 5.0) -> NeighEntry | None:
+    def wait_neigh_mac(
+        self, ip: IPv4Address | IPv4Interface | str, mac: str, timeout: float = 5.0
+    ) -> NeighEntry | None:
         """Poll the client's ARP entry until it shows `mac` (bounded); the last entry read."""
         deadline = time.monotonic() + timeout
         entry = None

@@ -3,6 +3,7 @@ a client's ARP cache following a VIP move (all inside the lab's namespaces)."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import sys
 import textwrap
@@ -22,14 +23,27 @@ pytestmark = pytest.mark.netns
 def garp_from(host: Host, vip: IPv4Interface) -> Callable[[Captured], bool]:
     """Incoming gratuitous ARPs for `vip` sent by `host`."""
     return lambda f: (
-        not f.outgoing and f.arp is not None and f.arp.gratuitous and f.arp.sender_ip == vip.ip and f.arp.eth_src == host.mac
+        not f.outgoing
+        and f.arp is not None
+        and f.arp.gratuitous
+        and f.arp.sender_ip == vip.ip
+        and f.arp.eth_src == host.mac
     )
 
 
 def send_garp(host: Host, vip: IPv4Interface, count: int = 3, interval: float = 0.1) -> str:
     """`python -m sentinel.vip.garp` inside the host's namespace; its stdout."""
     r = host.python(
-        "-m", "sentinel.vip.garp", "--iface", "eth0", "--ip", str(vip.ip), "--count", str(count), "--interval", str(interval)
+        "-m",
+        "sentinel.vip.garp",
+        "--iface",
+        "eth0",
+        "--ip",
+        str(vip.ip),
+        "--count",
+        str(count),
+        "--interval",
+        str(interval),
     )
     return r.stdout
 
@@ -94,7 +108,7 @@ def test_garp_frames_on_the_wire_are_keepaliveds(netns_lab: Callable[..., Lab]) 
         assert (a.htype, a.ptype, a.hlen, a.plen, a.op) == (1, 0x0800, 6, 4, ARPOP_REQUEST)
         assert (a.sender_mac, a.sender_ip) == (h.mac, vip.ip)
         assert (a.target_mac, a.target_ip) == ("ff:ff:ff:ff:ff:ff", vip.ip)
-    gaps = [b.t - a.t for a, b in zip(frames, frames[1:], strict=False)]
+    gaps = [b.t - a.t for a, b in itertools.pairwise(frames)]
     assert all(0.08 <= g <= 1.0 for g in gaps), gaps
 
 
