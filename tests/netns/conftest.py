@@ -233,7 +233,7 @@ class Host(Netns):
 
 @dataclass
 class Captured:
-    """One ARP frame seen at the client."""
+    """One ARP frame seen at the client (`t`: kernel receive time; compare with other `t`s only)."""
 
     t: float
     raw: bytes

@@ -4,7 +4,9 @@ Standard library only, so it runs with any Python 3. Every loop is bounded in ti
 
     capture --iface eth0 --seconds 20 --max 200
         Prints READY once a raw ETH_P_ARP socket is bound to the interface, then one JSON line
-        per ARP frame seen there: {"t": CLOCK_MONOTONIC seconds, "pkttype": N, "hex": "..."}.
+        per ARP frame seen there: {"t": seconds, "pkttype": N, "hex": "..."}. `t` is the kernel's
+        receive timestamp (SO_TIMESTAMPNS, wall clock), so gaps between frames are exact even
+        when this process is scheduled late; compare `t`s with each other only.
         Exits after --seconds or --max frames (or when killed).
     ping --dst 10.250.1.100 --count 1 --timeout 1
         ICMP echo via a raw socket (no iputils needed); exit 0 if any reply came back.
@@ -22,12 +24,14 @@ import sys
 import time
 
 ETH_P_ARP = 0x0806
+SO_TIMESTAMPNS = 35  # asm-generic/socket.h (x86, arm)
 
 
 def capture(iface: str, seconds: float, max_frames: int) -> int:
     """Print ARP frames seen on `iface` as JSON lines."""
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)  # protocol 0: nothing queued before bind
     s.bind((iface, ETH_P_ARP))
+    s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     print("READY", flush=True)
     deadline = time.monotonic() + seconds
     for _ in range(max_frames):
@@ -37,8 +41,13 @@ def capture(iface: str, seconds: float, max_frames: int) -> int:
         ready, _, _ = select.select([s], [], [], left)
         if not ready:
             break
-        data, addr = s.recvfrom(65535)
-        print(json.dumps({"t": time.monotonic(), "pkttype": addr[2], "hex": data.hex()}), flush=True)
+        data, anc, _, addr = s.recvmsg(65535, socket.CMSG_SPACE(16))
+        t = time.time()
+        for level, kind, value in anc:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
+                sec, nsec = struct.unpack("qq", value[:16])
+                t = sec + nsec / 1e9
+        print(json.dumps({"t": t, "pkttype": addr[2], "hex": data.hex()}), flush=True)
     return 0
 
 
@@ -74,7 +83,9 @@ def ping(dst: str, count: int, timeout: float) -> int:
                 ihl = (data[0] & 0x0F) * 4
                 typ, _, _, rid, rseq = struct.unpack_from("!BBHHH", data, ihl)
                 if typ == 0 and rid == ident and rseq == seq and src == dst:
-                    print(f"reply from {src} seq {seq} in {1000 * (time.monotonic() - sent):.1f} ms", flush=True)
+                    print(
+                        f"reply from {src} seq {seq} in {1000 * (time.monotonic() - sent):.1f} ms", flush=True
+                    )
                     got += 1
                     break
     return 0 if got else 1
