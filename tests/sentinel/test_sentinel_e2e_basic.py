@@ -218,6 +218,7 @@ def failover_and_check(
 
     host, port = wait_until(agreed, timeout=40, what="all sentinels agree on a new master")
     elapsed = time.monotonic() - t0
+    print(f"failover: all sentinels agreed {elapsed:.2f} s after the kill")
     assert port in (a.port, b.port), (port, a.port, b.port)
     promoted, other = (a, b) if port == a.port else (b, a)
     pc, oc = promoted.client(), other.client()
