@@ -45,7 +45,7 @@ class Reconfig:
 
     def failover(self, old: Host, new: Host) -> dict[str, tuple[int, str]]:
         """What every sentinel host runs after `+switch-master` from `old` to `new`."""
-        argv = ("mymaster", "observer", "failover", str(old.ip_addr), "6379", str(new.ip_addr), "6379")
+        argv = ("mymaster", "observer", "start", str(old.ip_addr), "6379", str(new.ip_addr), "6379")
         return {h.name: self.run(h, *argv) for h in self.lab.hosts}
 
     def wait_announcers(self, timeout: float = 10.0) -> None:
@@ -126,7 +126,7 @@ def test_config_file_and_error_exits(lab: Lab, tmp_path: Path) -> None:
         a,
         "m",
         "leader",
-        "failover",
+        "start",
         str(b.ip_addr),
         "1",
         str(a.ip_addr),
@@ -136,9 +136,9 @@ def test_config_file_and_error_exits(lab: Lab, tmp_path: Path) -> None:
     assert code == 0 and "added" in err and "repeat announcer" not in err, err
     assert lab.holders(vip) == [a.name]
 
-    code, err = rc.run(a, "m", "leader", "failover")
+    code, err = rc.run(a, "m", "leader", "start")
     assert code == 2 and "expected 7 arguments" in err and "usage:" in err
-    code, err = rc.run(a, "m", "leader", "failover", "x", "port", str(a.ip_addr), "1")
+    code, err = rc.run(a, "m", "leader", "start", "x", "port", str(a.ip_addr), "1")
     assert code == 2 and "from-port 'port' is not a port number" in err
     code, err = rc.run(a, "m", "l", "f", str(b.ip_addr), "1", str(vip.ip), "1")
     assert code == 2 and "is the VIP itself" in err

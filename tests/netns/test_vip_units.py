@@ -347,7 +347,7 @@ def test_reconfigure_owner_and_others(
     tmp_path: Path, no_garp: list[tuple[str, IPv4Address, int, float]]
 ) -> None:
     cfg = cfg_for(tmp_path)
-    args = reconfig.parse_args(["m", "leader", "failover", "10.0.0.1", "6379", "10.0.0.2", "6379"])
+    args = reconfig.parse_args(["m", "leader", "start", "10.0.0.1", "6379", "10.0.0.2", "6379"])
     owner = FakeManager({IPv4Address("10.0.0.2"), IPv4Address("127.0.0.1")})
     assert reconfig.reconfigure(args, cfg, owner, spawn=False) == 0  # type: ignore[arg-type]
     assert owner.calls == [("present", "eth0", cfg.vip)]
@@ -359,16 +359,16 @@ def test_reconfigure_owner_and_others(
         assert other.calls == [("absent", "eth0", cfg.vip)]
     assert len(no_garp) == 1
     with pytest.raises(VipConfigError, match="is the VIP itself"):
-        bad = reconfig.parse_args(["m", "leader", "failover", "10.0.0.1", "6379", "10.0.0.100", "6379"])
+        bad = reconfig.parse_args(["m", "leader", "start", "10.0.0.1", "6379", "10.0.0.100", "6379"])
         reconfig.reconfigure(bad, cfg, owner, spawn=False)  # type: ignore[arg-type]
 
 
 def test_parse_args_and_resolution() -> None:
-    a = reconfig.parse_args(["mymaster", "observer", "failover", "10.0.0.1", "6379", "10.0.0.2", "6380"])
+    a = reconfig.parse_args(["mymaster", "observer", "start", "10.0.0.1", "6379", "10.0.0.2", "6380"])
     assert (a.master, a.role, a.state, a.from_port, a.to_ip, a.to_port) == (
         "mymaster",
         "observer",
-        "failover",
+        "start",
         6379,
         "10.0.0.2",
         6380,
