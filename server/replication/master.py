@@ -50,7 +50,7 @@ class ReplicaState:
     announced_ip: str = ""
     capa_eof: bool = False
     capa_psync2: bool = False
-    state: str = "wait_bgsave"  # wait_bgsave | send_bulk | online
+    state: str = "wait_bgsave"  # wait_bgsave | send_bulk | wait_ack | online
     ack_offset: int = 0
     ack_time: float = field(default_factory=time.monotonic)
     pending: list[bytes] | None = None  # stream buffered while the RDB is being sent
@@ -238,6 +238,8 @@ class Replication:
                     except ValueError:
                         return b""
                     r = c.repl
+                    if r.state == "wait_ack":
+                        self._go_online(r)
                     if off > r.ack_offset:
                         r.ack_offset = off
                     r.ack_time = time.monotonic()
@@ -379,12 +381,14 @@ class Replication:
         rfd = snap.fd
         log.info("full resync: snapshot child started", pid=snap.pid, replicas=[r.client.addr for r in batch])
         mark = os.urandom(20).hex().encode()
+        eof_used = False
         diskless = eng.config.repl_diskless_sync
         started = time.monotonic()
         total = 0
         try:
             stream = trio.lowlevel.FdStream(rfd)
-            if diskless and all(r.capa_eof for r in batch):
+            eof_used = diskless and all(r.capa_eof for r in batch)
+            if eof_used:
                 for r in batch:
                     r.client.push(b"$EOF:" + mark + b"\r\n")
                 async with stream:
@@ -424,14 +428,22 @@ class Replication:
         for r in batch:
             if r not in self.replicas:
                 continue
-            r.state = "online"
             r.ack_time = time.monotonic()
-            pending, r.pending = r.pending or [], None
-            r.pending_bytes = 0
-            if pending:
-                r.client.push(b"".join(pending))
+            if eof_used:
+                # An EOF-marked payload is only recognised at the end of a read: stream nothing
+                # until the replica's first REPLCONF ACK says it has loaded it (as Redis does).
+                r.state = "wait_ack"
+            else:
+                self._go_online(r)
         log.info("full resync done", bytes=total, seconds=round(time.monotonic() - started, 3),
                  replicas=[r.client.addr for r in batch])
+
+    def _go_online(self, r: ReplicaState) -> None:
+        r.state = "online"
+        pending, r.pending = r.pending or [], None
+        r.pending_bytes = 0
+        if pending:
+            r.client.push(b"".join(pending))
 
     async def _push_bulk(self, batch: list[ReplicaState], chunk: bytes) -> None:
         for r in batch:
@@ -655,7 +667,8 @@ class Replication:
         for i, r in enumerate(listed):
             out.append((
                 f"slave{i}",
-                f"ip={r.ip},port={r.listening_port},state={r.state},offset={r.ack_offset},lag={int(now - r.ack_time)}",
+                f"ip={r.ip},port={r.listening_port},state={'online' if r.state == 'wait_ack' else r.state},"
+                f"offset={r.ack_offset},lag={int(now - r.ack_time)}",
             ))
         out.append(("master_failover_state", self.failover_state))
         out.append(("master_replid", self.replid))
@@ -695,7 +708,7 @@ class Replication:
         now = time.monotonic()
         timeout = eng.config.repl_timeout
         for r in list(self.replicas):
-            if r.state == "online" and now - r.ack_time > timeout:
+            if r.state in ("online", "wait_ack") and now - r.ack_time > timeout:
                 log.warning("replica timed out, disconnecting", replica=r.client.addr, timeout=timeout)
                 self._drop(r)
         if (

@@ -287,15 +287,18 @@ class MasterLink:
                         self._sync_last_io = time.monotonic()
                 else:
                     tail = b""
+                    keep = len(eof_mark)
                     while True:
                         chunk = await reader.take_some(1 << 20)
                         self._sync_read += len(chunk)
                         self._sync_last_io = time.monotonic()
                         data = tail + chunk
-                        if data.endswith(eof_mark):
-                            f.write(data[: -len(eof_mark)])
+                        idx = data.find(eof_mark)
+                        if idx >= 0:
+                            # Anything after the mark is already the stream: give it back.
+                            f.write(data[:idx])
+                            reader.buf[:0] = data[idx + keep :]
                             break
-                        keep = len(eof_mark)
                         f.write(data[:-keep])
                         tail = data[-keep:]
             # Load beside the live data, then swap: readers keep the old dataset meanwhile.

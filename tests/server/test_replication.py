@@ -401,3 +401,38 @@ def test_restarted_replica_resyncs_partially_from_its_rdb(start_server: Start) -
         assert digest(mc) == digest(rc2)
     finally:
         restarted.stop()
+
+
+@pytest.mark.parametrize("stock_replica", [False, True], ids=["our-replica", "stock-replica"])
+def test_diskless_sync_under_concurrent_writes(start_server: Start, stock_replica: bool) -> None:
+    """Writes during a diskless (EOF-marked) transfer must follow the RDB without corrupting it:
+    the master holds them until the replica's first ACK, and our replica finds the mark anywhere."""
+    import threading
+
+    m = start_server("--save", "", "--repl-diskless-sync", "yes", *FAST)
+    mc = m.client()
+    fill(mc, 2000)
+    stop = threading.Event()
+    written: list[int] = []
+
+    def writer() -> None:
+        w = m.client()
+        i = 0
+        while not stop.is_set() and i < 200_000:
+            w.rpush("during-sync", i)
+            written.append(i)
+            i += 1
+
+    th = threading.Thread(target=writer)
+    th.start()
+    try:
+        rp = start_server("--save", "", "--replicaof", "127.0.0.1", str(m.port), stock=stock_replica)
+        rc = rp.client()
+        wait_until(lambda: link_up(rc), timeout=20, what="replica up after a diskless sync under load")
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        th.join(timeout=10)
+    wait_until(lambda: in_sync(mc, rc), timeout=20, what="replica caught up")
+    assert rc.lrange("during-sync", 0, -1) == [str(i).encode() for i in written]
+    assert digest(mc) == digest(rc)
