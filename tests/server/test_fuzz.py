@@ -297,7 +297,7 @@ def _run_in_process(cmds: list[list[bytes]], resp3: bool) -> None:
 def test_in_process_every_command(name: bytes, cmd: Command) -> None:
     """Each command with random arguments, against keys of every type, RESP2 and RESP3."""
 
-    @settings(max_examples=max(EXAMPLES // 5, 10), deadline=None, database=None)
+    @settings(max_examples=max(EXAMPLES // 12, 8), deadline=None, database=None)
     @given(cmds=st.lists(command_for(name, cmd), min_size=1, max_size=4), resp3=st.booleans())
     def prop(cmds: list[list[bytes]], resp3: bool) -> None:
         _run_in_process(cmds, resp3)

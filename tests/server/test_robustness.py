@@ -517,3 +517,45 @@ def test_flooding_client_does_not_stall_others(start_server: Start, limit: bool)
         assert closed, "the flooder was not disconnected despite the output buffer limit"
     flood.close()
     assert_serving(srv.port)
+
+
+# --- pathological glob patterns ---------------------------------------------------------------------
+
+GLOB_BOMBS = [
+    pytest.param(
+        b"*a" * 12 + b"b",
+        b"a" * 60,
+        id="many-stars",
+        marks=open_bug("server.glob backtracks exponentially on '*'"),
+    ),
+    pytest.param(
+        b"*" * 1000 + b"b",
+        b"a" * 60,
+        id="star-run",
+        marks=open_bug("server.glob backtracks exponentially on '*'"),
+    ),
+    pytest.param(b"[" * 500, b"a" * 60, id="open-brackets"),
+    pytest.param(b"[a-" * 300 + b"b", b"a" * 60, id="open-ranges"),
+    pytest.param(b"a?" * 40 + b"*b", b"a" * 100, id="questions-then-star"),
+]
+
+
+@pytest.mark.parametrize(("pattern", "key"), GLOB_BOMBS)
+def test_glob_patterns_cannot_stall_the_server(start_server: Start, pattern: bytes, key: bytes) -> None:
+    """KEYS with a backtracking-heavy pattern answers at once (Redis 7.0.15 matches these in
+    microseconds; an exponential matcher would freeze every client of the server)."""
+    srv = start_target(start_server, "--save", "")
+    stalled = False
+    try:
+        with d.RespConn(srv.port, timeout=10) as c:
+            assert c.call(b"SET", key, b"x") == ("+", b"OK")
+            c.send([b"KEYS", pattern])
+            try:
+                rep = c.read(timeout=3)
+            except d.ReplyTimeout:
+                stalled = True
+                raise AssertionError(f"KEYS {short(pattern, 40)} took more than 3 s") from None
+            assert rep == ("*", ())
+    finally:
+        if stalled:
+            srv.kill9()  # the matcher may run for hours; do not wait for a graceful stop
