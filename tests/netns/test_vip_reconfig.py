@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -136,6 +137,13 @@ def test_config_file_and_error_exits(lab: Lab, tmp_path: Path) -> None:
     assert code == 0 and "added" in err and "repeat announcer" not in err, err
     assert lab.holders(vip) == [a.name]
 
+    # Installed by symlink (e.g. /usr/local/bin/vip-reconfig): still finds the project's Python.
+    link = tmp_path / "bin" / "vip-reconfig"
+    link.parent.mkdir()
+    link.symlink_to(SCRIPT)
+    r = a.run(str(link), "--help", check=False, env={"HASENTINEL_PYTHON": ""})
+    assert r.returncode == 0 and "usage: vip-reconfig" in r.stdout, r.stderr
+
     code, err = rc.run(a, "m", "leader", "start")
     assert code == 2 and "expected 7 arguments" in err and "usage:" in err
     code, err = rc.run(a, "m", "leader", "start", "x", "port", str(a.ip_addr), "1")
@@ -175,16 +183,20 @@ def test_a_busy_lock_asks_for_a_retry(lab: Lab, tmp_path: Path) -> None:
     vip = lab.vip()
     rc = Reconfig(lab, tmp_path, vip)
     lock = tmp_path / f"{a.name}.lock"
-    holder = a.popen("flock", str(lock), "sleep", "20")
-    deadline = time.monotonic() + 5
-    while not lock.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.2)
-    code, err = rc.run(
-        a, "m", "l", "f", str(b.ip_addr), "1", str(a.ip_addr), "1", env={"HASENTINEL_VIP_LOCK_WAIT": "0.5"}
-    )
-    holder.kill()
-    holder.wait(timeout=10)
+    # This test process holds the host's lock, as a long-running earlier invocation would.
+    with open(lock, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        code, err = rc.run(
+            a,
+            "m",
+            "l",
+            "f",
+            str(b.ip_addr),
+            "1",
+            str(a.ip_addr),
+            "1",
+            env={"HASENTINEL_VIP_LOCK_WAIT": "0.5"},
+        )
     assert code == 1 and "Sentinel will retry" in err, err
     assert lab.holders(vip) == []
 
