@@ -371,3 +371,108 @@ def test_replay_cli_runs_a_seed(tmp_path: Path) -> None:
     assert out.returncode in (0, 1), out.stderr[-2000:]
     if out.returncode == 1:
         assert "differential mismatch: seed=1" in out.stdout
+
+
+# --- multi-connection sessions (pub/sub, CLIENT REPLY) ------------------------------------------------
+
+# (connection index, command, number of replies it produces on that connection). Messages pushed to
+# a subscriber are read as replies of the step that reads them ("READ", n).
+Step = tuple[int, list[bytes], int]  # a step with 0 replies is checked by the replies that follow it
+
+
+def _s(conn: int, line: str, n: int = 1) -> Step:
+    import shlex
+
+    return (conn, [a.encode() for a in shlex.split(line)], n)
+
+
+SESSIONS = {
+    "pubsub": [
+        _s(0, "SUBSCRIBE a b", 2),
+        _s(0, "PSUBSCRIBE h* [x]y", 2),
+        _s(1, "PUBLISH a m1"),
+        _s(1, "PUBLISH hello m2"),
+        _s(1, "PUBLISH xy m3"),
+        _s(1, "PUBLISH nobody m4"),
+        _s(0, "READ", 3),
+        _s(1, "PUBSUB NUMSUB a b c"),
+        _s(1, "PUBSUB NUMPAT"),
+        _s(1, "PUBSUB CHANNELS"),
+        _s(1, "PUBSUB CHANNELS a*"),
+        _s(0, "PING"),
+        _s(0, "PING hi"),
+        _s(0, "GET k"),
+        _s(0, "SUBSCRIBE a"),
+        _s(0, "UNSUBSCRIBE b nosuch", 2),
+        _s(0, "PUNSUBSCRIBE", 2),
+        _s(0, "UNSUBSCRIBE"),
+        _s(0, "UNSUBSCRIBE"),
+        _s(0, "PING"),
+        _s(1, "SPUBLISH a m5"),
+        _s(0, "SSUBSCRIBE s1 s2", 2),
+        _s(1, "SPUBLISH s1 m6"),
+        _s(0, "READ"),
+        _s(0, "SUNSUBSCRIBE", 2),
+    ],
+    "client-reply": [
+        _s(0, "CLIENT REPLY SKIP", 0),
+        _s(0, "SET a 1", 0),
+        _s(0, "GET a"),
+        _s(0, "CLIENT REPLY OFF", 0),
+        _s(0, "SET a 2", 0),
+        _s(0, "NOSUCHCMD", 0),
+        _s(0, "CLIENT REPLY ON"),
+        _s(0, "GET a"),
+        _s(0, "CLIENT REPLY BAD"),
+    ],
+    "multi-and-watch-across-clients": [
+        _s(0, "SET w 1"),
+        _s(0, "WATCH w"),
+        _s(1, "SET w 2"),
+        _s(0, "MULTI"),
+        _s(0, "INCR w"),
+        _s(0, "EXEC"),
+        _s(0, "WATCH w"),
+        _s(1, "GET w"),
+        _s(0, "MULTI"),
+        _s(0, "INCR w"),
+        _s(0, "EXEC"),
+        _s(0, "MULTI"),
+        _s(0, "SUBSCRIBE x"),
+        _s(0, "EXEC"),
+    ],
+}
+
+
+@pytest.mark.parametrize("resp", [2, 3])
+@pytest.mark.parametrize("session", sorted(SESSIONS))
+def test_session_matches_stock(pair: d.ServerPair, session: str, resp: int) -> None:
+    """Scripted exchanges over two connections per server: every reply and pushed message, in
+    order, byte-for-byte as typed RESP values."""
+    pair.reset()
+    results = []
+    for port in (pair.ours_port, pair.stock_port):
+        conns = [d.RespConn(port, timeout=5) for _ in range(2)]
+        try:
+            if resp == 3:
+                for c in conns:
+                    assert c.call(b"HELLO", b"3")[0] == "%"
+            got: list[tuple[int, str, d.Reply | str]] = []
+            for i, argv, n in SESSIONS[session]:
+                c = conns[i]
+                if argv != [b"READ"]:
+                    c.send(argv)
+                for _ in range(n):
+                    try:
+                        got.append((i, d.show_argv(argv), d.normalise(argv, c.read(timeout=2))))
+                    except d.ReplyTimeout:
+                        got.append((i, d.show_argv(argv), "<no reply>"))
+        finally:
+            for c in conns:
+                c.close()
+        results.append(got)
+    ours, stock = results
+    for a, b in zip(ours, stock, strict=True):
+        assert a == b, (
+            f"{session} resp={resp} conn{a[0]} `{a[1]}`:\n  ours:  {d.fmt(a[2]) if isinstance(a[2], tuple) else a[2]}\n  stock: {d.fmt(b[2]) if isinstance(b[2], tuple) else b[2]}"
+        )
