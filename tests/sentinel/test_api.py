@@ -453,3 +453,27 @@ def test_hasentinel_cli_runs_a_sentinel(tmp_path: Path, servers: tuple[ServerPro
     finally:
         p.terminate()
         assert p.wait(timeout=10) == 0
+
+
+def test_simulate_failure_exits_99(tmp_path: Path, servers: tuple[ServerProcess, ServerProcess]) -> None:
+    """crash-after-election + a forced FAILOVER: the process exits with 99 before promoting."""
+    m, r = servers
+    port = free_port()
+    s = SentinelProcess(tmp_path, port, sentinel_conf(port, tmp_path, m.port, quorum=1))
+    s.start()
+    try:
+        c = s.client()
+        wait_until(lambda: smaster(c)["num-slaves"] == 1, what="replica discovered")
+        wait_until(lambda: c.sentinel_slaves("mymaster")[0]["master-link-status"] == "ok", what="replica INFO")
+        assert c.execute_command("SENTINEL", "SIMULATE-FAILURE", "crash-after-election") == "OK"
+        assert "sentinel_simulate_failure_flags:1" in raw(port, ["INFO", "sentinel"]).decode()
+        try:
+            c.execute_command("SENTINEL", "FAILOVER", "mymaster")
+        except redis.ConnectionError:
+            pass  # the reply may not make it out before the exit
+        assert s.proc is not None
+        assert s.proc.wait(timeout=10) == 99
+        assert '"+elected-leader"' in s.log() and "simulated failure" in s.log()
+        assert r.client().info("replication")["role"] == "slave"
+    finally:
+        s.stop()
