@@ -172,7 +172,8 @@ def _short_timeout(b: bytes) -> bytes:
     """A blocking timeout of 10 ms, unless the value is surely rejected (negative or not a number
     at all). Redis parses timeouts with strtold, which also takes hex ('0x10') and spaces."""
     v = _float(b.strip())
-    if v is not None and (v < 0 or v != v or v in (float("inf"), float("-inf"))):
+    # Redis takes ceil(seconds * 1000) ms: only values <= -0.001 are negative (others block forever).
+    if v is not None and (v <= -0.001 or v != v or v in (float("inf"), float("-inf"))):
         return b
     if v is None and not any(ch in b"0123456789" for ch in b):
         return b
