@@ -414,6 +414,14 @@ CLI_SCRIPT = [
     ["LPUSH", "s", "x"],
     ["NOSUCHCMD", "a"],
     ["MGET", "s", "nokey"],
+    ["CONFIG", "GET", "maxmemory"],
+    ["OBJECT", "ENCODING", "l"],
+    ["TTL", "s"],
+    ["DBSIZE"],
+    ["ZSCORE", "z", "nomember"],
+    ["HINCRBYFLOAT", "h", "f2", "0.1"],
+    ["SMISMEMBER", "st", "one", "two"],
+    ["BLPOP", "emptylist", "0.01"],
     ["HELLO"],
 ]
 
