@@ -27,6 +27,17 @@ def sentinel(
     raise typer.Exit(sentinel_main([config, *ctx.args]))
 
 
+@app.command()
+def supervise(
+    config: str = typer.Argument(..., help="the host config (TOML), e.g. /etc/hasentinel/host.toml"),
+    check: bool = typer.Option(False, "--check", help="check the configs, print the commands, exit"),
+) -> None:
+    """Run this host's server and sentinel; restart them; never restart an empty master as master."""
+    from sentinel.supervisor.runner import main as supervise_main
+
+    raise typer.Exit(supervise_main([config, *(["--check"] if check else [])]))
+
+
 @app.callback()
 def _root() -> None:
     """hasentinel: server, sentinel, VIP and supervisor for a three-host Redis service."""
