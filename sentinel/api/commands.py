@@ -28,11 +28,13 @@ from sentinel.core.events import (
     FlushConfigRequest,
     HelloReceived,
     IsMasterDownRequest,
+    MaintenanceRequest,
     MonitorRequest,
     RemoveRequest,
     ResetRequest,
     SetRequest,
     SimulateFailureRequest,
+    SwitchoverRequest,
 )
 from sentinel.core.timers import HELLO_CHANNEL
 from server import REDIS_VERSION
@@ -54,6 +56,8 @@ PUBSUB_CONTEXT = (
 )
 _PUBSUB_ALLOWED = {"subscribe", "psubscribe", "unsubscribe", "punsubscribe", "ping"}
 _CONFIG_ONLY = "ERR Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported."
+DEFAULT_SWITCHOVER_TIMEOUT = 5000
+"""ms the master may pause writes waiting for the target's offset (SENTINEL SWITCHOVER)."""
 
 
 def _err(text: str) -> bytes:
@@ -670,6 +674,17 @@ async def cmd_sentinel(srv: ApiServer, c: ApiClient, argv: list[str]) -> bytes:
         if op in ("get", "set"):
             return wrong_arity("sentinel|config")
         return _err(_CONFIG_ONLY)
+    if sub == "switchover":
+        return await _switchover(srv, argv, proto)
+    if sub == "maintenance":
+        m = w.masters.get(argv[2])
+        if len(argv) == 3:
+            return _err(NO_SUCH_MASTER) if m is None else encode.bulk("on" if m.maintenance else "off")
+        mode = argv[3].lower()
+        if len(argv) != 4 or mode not in ("on", "off"):
+            return _err(SYNTAX)
+        name = argv[2]
+        return encode.value(await rt.request(lambda r: MaintenanceRequest(r, name, mode == "on")), proto)
     if sub == "is-master-down-by-addr":
         port = parse_int(argv[3])
         epoch = parse_int(argv[4])
@@ -680,6 +695,28 @@ async def cmd_sentinel(srv: ApiServer, c: ApiClient, argv: list[str]) -> bytes:
             await rt.request(lambda r: IsMasterDownRequest(r, ip, port, epoch, runid)), proto
         )
     reply = await rt.request(lambda r: _operator_request(r, sub, argv))
+    return encode.value(reply, proto)
+
+
+async def _switchover(srv: ApiServer, argv: list[str], proto: int) -> bytes:
+    """SENTINEL SWITCHOVER <name> [<ip> <port>] [TIMEOUT <ms>]."""
+    name, rest = argv[2], argv[3:]
+    host: str | None = None
+    port: int | None = None
+    timeout = DEFAULT_SWITCHOVER_TIMEOUT
+    if len(rest) >= 2 and rest[0].lower() != "timeout":
+        host, port = rest[0], parse_int(rest[1])
+        if port is None:
+            return _err(NOT_INTEGER)
+        rest = rest[2:]
+    if rest:
+        if len(rest) != 2 or rest[0].lower() != "timeout":
+            return _err(SYNTAX)
+        t = parse_int(rest[1])
+        if t is None or t <= 0:
+            return _err("ERR TIMEOUT must be a positive number of milliseconds")
+        timeout = t
+    reply = await srv.rt.request(lambda r: SwitchoverRequest(r, name, host, port, timeout))
     return encode.value(reply, proto)
 
 

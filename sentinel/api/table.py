@@ -53,6 +53,7 @@ _SENTINEL_SUBS = _subs(
         ("help", 2, ("loading", "stale"), ("@slow",), "Returns helpful text about the different subcommands."),
         ("info-cache", -3, _ADMIN, _ADMIN_ACL, "Returns the cached INFO replies from the deployment's instances."),
         ("is-master-down-by-addr", 6, _ADMIN, _ADMIN_ACL, "Determines whether a master Redis instance is down."),
+        ("maintenance", -3, _ADMIN, _ADMIN_ACL, "Shows or sets maintenance mode: no automatic failover, no votes (hasentinel)."),
         ("master", 3, _ADMIN, _ADMIN_ACL, "Returns the state of a master Redis instance."),
         ("masters", 2, _ADMIN, _ADMIN_ACL, "Returns a list of monitored Redis masters."),
         ("monitor", 6, _ADMIN, _ADMIN_ACL, "Starts monitoring."),
@@ -65,6 +66,7 @@ _SENTINEL_SUBS = _subs(
         ("set", -5, _ADMIN, _ADMIN_ACL, "Changes the configuration of a monitored Redis master."),
         ("simulate-failure", -3, _ADMIN, _ADMIN_ACL, "Simulates failover scenarios."),
         ("slaves", 3, _ADMIN, _ADMIN_ACL, "Returns a list of the monitored replicas."),
+        ("switchover", -3, _ADMIN, _ADMIN_ACL, "Moves the master to a replica without losing acknowledged writes (hasentinel)."),
     ],
 )
 
@@ -145,6 +147,9 @@ SENTINEL_HELP = [
     "IS-MASTER-DOWN-BY-ADDR <ip> <port> <current-epoch> <runid>",
     "    Check if the master specified by ip:port is down from current Sentinel's",
     "    point of view.",
+    "MAINTENANCE <master-name> [ON|OFF]",
+    "    (hasentinel) Show or set maintenance mode: while ON this Sentinel starts no",
+    "    automatic failover of the master and votes for no other Sentinel.",
     "MASTER <master-name>",
     "    Show the state and info of the specified master.",
     "MASTERS",
@@ -167,6 +172,9 @@ SENTINEL_HELP = [
     "    Set configuration parameters for certain masters.",
     "SIMULATE-FAILURE [CRASH-AFTER-ELECTION] [CRASH-AFTER-PROMOTION] [HELP]",
     "    Simulate a Sentinel crash.",
+    "SWITCHOVER <master-name> [<ip> <port>] [TIMEOUT <ms>]",
+    "    (hasentinel) Planned failover: the master pauses writes, waits until the",
+    "    replica has its offset, hands over; then a new epoch is announced.",
     "HELP",
     "    Prints this help.",
 ]

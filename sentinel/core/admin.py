@@ -14,11 +14,12 @@ from sentinel.core.config import MasterConfig, atoi, check_address, is_ip, parse
 from sentinel.core.election import vote
 from sentinel.core.failover import reset_master, run_state_machine, start_failover
 from sentinel.core.glob import glob_match
+from sentinel.core.info import Role
 from sentinel.core.instances import is_master_down_reply
 from sentinel.core.links import close_instance, event
-from sentinel.core.model import Ctx, World, new_master
+from sentinel.core.model import Ctx, Switchover, World, new_master
 from sentinel.core.replies import ErrorReply, Reply, Status
-from sentinel.core.selection import select_replica
+from sentinel.core.selection import select_replica, switchover_problem, switchover_target
 from sentinel.core.timers import DEBUG_NAMES, set_debug
 
 OK = Status("OK")
@@ -57,6 +58,79 @@ def failover(w: World, ctx: Ctx, request: int, name: str) -> None:
     _reply(ctx, request, OK)
     if not w.tilt:
         run_state_machine(w, ctx, m)
+
+
+def switchover(
+    w: World, ctx: Ctx, request: int, name: str, host: str | None, port: int | None, timeout: int
+) -> None:
+    """Ours: SENTINEL SWITCHOVER, a planned failover of a live master with no acknowledged-write loss.
+
+    Checked first (nothing changes on refusal): a known master, no failover running, no TILT, the
+    master reachable and reporting role master, and an eligible target (the named replica, or
+    the best one). Then it is a forced failover (new epoch, no election, as SENTINEL FAILOVER)
+    whose promotion is the master's own `FAILOVER TO <target> TIMEOUT <ms>` (failover.py).
+    Allowed in maintenance mode: it is an operator's explicit action.
+    """
+    m = w.masters.get(name)
+    if m is None:
+        _reply(ctx, request, NO_SUCH_MASTER)
+        return
+    if m.in_failover:
+        _reply(ctx, request, ErrorReply("INPROG Failover already in progress"))
+        return
+    if w.tilt:
+        _reply(ctx, request, ErrorReply("TILT This sentinel is in TILT mode: try again later or ask another"))
+        return
+    if m.sdown or not m.cc.up or m.role_reported is not Role.MASTER:
+        _reply(
+            ctx,
+            request,
+            ErrorReply(
+                "MASTERDOWN The master is not reachable as a master: a switchover needs it alive "
+                "(use SENTINEL FAILOVER)"
+            ),
+        )
+        return
+    if host is not None and port is not None:
+        target = m.replica_at(host, port)
+        if target is None:
+            _reply(ctx, request, ErrorReply(f"ERR No replica {host}:{port} known for master {name}"))
+            return
+        why = switchover_problem(target, m, w.timers, ctx.now)
+        if why is not None:
+            _reply(ctx, request, ErrorReply(f"NOGOODSLAVE Replica {target.name} cannot be promoted: {why}"))
+            return
+    else:
+        sel = switchover_target(m, w.timers, ctx.now)
+        if sel.chosen is None:
+            _reply(ctx, request, ErrorReply(f"NOGOODSLAVE No suitable replica to promote ({sel.why_none()})"))
+            return
+        target = sel.chosen
+    ctx.emit(Log(Level.NOTICE, f"Executing user requested SWITCHOVER of '{name}' to {target.name}"))
+    start_failover(w, ctx, m, forced=True)
+    m.switchover = Switchover(target.name, timeout)
+    m.failover_kind = "switchover"
+    _reply(ctx, request, OK)
+    run_state_machine(w, ctx, m)
+
+
+def maintenance(w: World, ctx: Ctx, request: int, name: str, on: bool) -> None:
+    """Ours: SENTINEL MAINTENANCE <name> ON|OFF (`+maintenance` / `-maintenance`, persisted).
+
+    While on, this sentinel starts no automatic failover for the master and grants no vote for
+    it to another sentinel, so with a majority of sentinels paused nobody can be elected.
+    Detection goes on (SDOWN/ODOWN are still shown); SENTINEL FAILOVER and SWITCHOVER still work.
+    """
+    m = w.masters.get(name)
+    if m is None:
+        _reply(ctx, request, NO_SUCH_MASTER)
+        return
+    if m.maintenance != on:
+        m.maintenance = on
+        m.delay_logged = False
+        ctx.persist()
+        event(w, ctx, Level.WARNING, "+maintenance" if on else "-maintenance", m, m)
+    _reply(ctx, request, OK)
 
 
 def reset(w: World, ctx: Ctx, request: int, pattern: str) -> None:

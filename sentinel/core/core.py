@@ -28,6 +28,7 @@ from sentinel.core.events import (
     IsMasterDownRequest,
     LinkDown,
     LinkUp,
+    MaintenanceRequest,
     MonitorRequest,
     PubSubMessage,
     RemoveRequest,
@@ -37,9 +38,10 @@ from sentinel.core.events import (
     SetRequest,
     SimulateFailureRequest,
     Start,
+    SwitchoverRequest,
     Tick,
 )
-from sentinel.core.failover import evaluate, run_state_machine
+from sentinel.core.failover import evaluate, on_switchover_reply, run_state_machine
 from sentinel.core.links import event as emit_event
 from sentinel.core.model import (
     Ctx,
@@ -151,6 +153,7 @@ class SentinelCore:
                 leader_epoch=m.leader_epoch,
                 known_replicas=[r.addr for r in m.replicas.values()],
                 known_sentinels=[(p.host, p.port, p.runid) for p in m.peers.values() if p.runid],
+                maintenance=m.maintenance,
             )
         s = w.settings
         return SentinelState(
@@ -206,6 +209,10 @@ class SentinelCore:
             w.scripts.exited(ctx, w.timers, ev.job, ev.exit_code, ev.signal)
         elif isinstance(ev, FailoverRequest):
             admin.failover(w, ctx, ev.request, ev.name)
+        elif isinstance(ev, SwitchoverRequest):
+            admin.switchover(w, ctx, ev.request, ev.name, ev.host, ev.port, ev.timeout)
+        elif isinstance(ev, MaintenanceRequest):
+            admin.maintenance(w, ctx, ev.request, ev.name, ev.on)
         elif isinstance(ev, ResetRequest):
             admin.reset(w, ctx, ev.request, ev.pattern)
         elif isinstance(ev, MonitorRequest):
@@ -240,6 +247,7 @@ class SentinelCore:
             m.config_epoch = ms.config_epoch
             m.leader = ms.leader
             m.leader_epoch = ms.leader_epoch
+            m.maintenance = ms.maintenance
             for host, port in ms.known_replicas:
                 if (host, port) != m.addr and m.replica_at(host, port) is None:
                     r = new_replica(m, host, port, ctx.now)
@@ -317,6 +325,8 @@ class SentinelCore:
             on_hello_published(inst, ctx, ev.reply)
         elif purpose is Purpose.SUBSCRIBE:
             on_subscribe_reply(w, ctx, inst, ev.reply)
+        elif purpose is Purpose.SWITCHOVER and inst is m:
+            on_switchover_reply(w, ctx, m, ev.reply)
         elif purpose is Purpose.ASK and isinstance(inst, Peer):
             target = w.masters.get(pending.master)
             if (

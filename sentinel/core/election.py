@@ -43,7 +43,14 @@ def vote(w: World, ctx: Ctx, master: Master, req_epoch: int, req_runid: str) -> 
     """Vote for `req_runid` in `req_epoch` if allowed; return the vote now recorded (runid, epoch)."""
     adopt_epoch(w, ctx, master, req_epoch)
     if master.leader_epoch < req_epoch and w.current_epoch <= req_epoch:
-        if master.leading and not same_id(req_runid, w.myid):
+        if master.maintenance and not same_id(req_runid, w.myid):
+            ctx.emit(
+                Log(
+                    Level.NOTICE,
+                    f"Not voting for {req_runid} in epoch {req_epoch} for {master.name}: maintenance mode",
+                )
+            )
+        elif master.leading and not same_id(req_runid, w.myid):
             ctx.emit(
                 Log(
                     Level.NOTICE,

@@ -120,6 +120,30 @@ class FailoverRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class SwitchoverRequest:
+    """Ours: `SENTINEL SWITCHOVER <name> [<ip> <port>] [TIMEOUT <ms>]`, a planned failover.
+
+    `host`/`port` name the replica to promote (None: the best eligible one); `timeout` bounds
+    the master's wait for the target's offset (the API parses and checks the integers).
+    """
+
+    request: int
+    name: str
+    host: str | None
+    port: int | None
+    timeout: int
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceRequest:
+    """Ours: `SENTINEL MAINTENANCE <name> ON|OFF` (no automatic failover, no votes, persisted)."""
+
+    request: int
+    name: str
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ResetRequest:
     """`SENTINEL RESET <pattern>` (Redis glob, case-sensitive)."""
 
@@ -203,6 +227,8 @@ Event: TypeAlias = (
     | ScriptExited
     | IsMasterDownRequest
     | FailoverRequest
+    | SwitchoverRequest
+    | MaintenanceRequest
     | ResetRequest
     | MonitorRequest
     | RemoveRequest

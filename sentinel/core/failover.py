@@ -33,21 +33,26 @@ from sentinel.core.actions import Crash, Level, Log
 from sentinel.core.detect import check_odown
 from sentinel.core.election import after_not_elected, ask_peers, election_hopeless, get_leader, same_id
 from sentinel.core.info import Role
-from sentinel.core.links import close_instance, event, force_hello, send_info, send_slaveof
+from sentinel.core.links import close_instance, event, force_hello, send_cmd, send_info, send_slaveof
 from sentinel.core.model import (
     Ctx,
+    FailoverRecord,
     FailoverState,
     Link,
     Master,
+    Purpose,
     Reconf,
     Replica,
     World,
     format_addr,
     new_replica,
 )
-from sentinel.core.selection import select_replica
+from sentinel.core.replies import ErrorReply, Reply
+from sentinel.core.selection import select_replica, switchover_problem
 
 CRASH_CODE = 99
+SWITCHOVER_MARGIN = 2000
+"""ms a switchover waits for the target's role:master beyond the master's FAILOVER timeout."""
 
 
 def start_failover(w: World, ctx: Ctx, master: Master, forced: bool = False) -> None:
@@ -57,6 +62,8 @@ def start_failover(w: World, ctx: Ctx, master: Master, forced: bool = False) -> 
     w.current_epoch += 1
     master.failover_epoch = w.current_epoch
     master.forced = forced
+    master.failover_kind = "forced" if forced else "failover"
+    master.failover_started_at = ctx.now
     ctx.persist()
     event(w, ctx, Level.WARNING, "+new-epoch", master, master, raw=str(w.current_epoch))
     event(w, ctx, Level.WARNING, "+try-failover", master, master)
@@ -69,6 +76,17 @@ def start_failover(w: World, ctx: Ctx, master: Master, forced: bool = False) -> 
 def maybe_start_failover(w: World, ctx: Ctx, master: Master) -> bool:
     """Start a failover if the master is ODOWN, none runs, and no back-off applies."""
     if not master.odown or master.in_failover:
+        return False
+    if master.maintenance:
+        if not master.delay_logged:
+            master.delay_logged = True
+            ctx.emit(
+                Log(
+                    Level.WARNING,
+                    f"Not starting a failover for {master.name}: maintenance mode is on "
+                    "(SENTINEL MAINTENANCE / hasentinel resume)",
+                )
+            )
         return False
     if ctx.now < master.next_failover_at:
         if not master.delay_logged:
@@ -94,6 +112,11 @@ def abort_failover(w: World, ctx: Ctx, master: Master, why: str) -> None:
     if master.promoted is not None:
         master.promoted.promoted = False
         master.promoted = None
+    if master.switchover is not None:
+        # A refused planned switchover must not delay an automatic failover the master may need.
+        master.switchover = None
+        master.next_failover_at = 0
+        master.next_failover_reason = ""
     if master.next_failover_at > ctx.now:
         master.next_failover_reason = f"failover of epoch {master.failover_epoch} aborted: {why}"
     master.delay_logged = False
@@ -159,12 +182,21 @@ def _awaiting_fresh_info(w: World, ctx: Ctx, master: Master) -> bool:
 def _select_slave(w: World, ctx: Ctx, master: Master) -> None:
     if _awaiting_fresh_info(w, ctx, master):
         return
-    sel = select_replica(master, w.timers, ctx.now)
-    if sel.chosen is None:
-        event(w, ctx, Level.WARNING, "-failover-abort-no-good-slave", master, master)
-        abort_failover(w, ctx, master, f"no good replica ({sel.why_none()})")
-        return
-    r = sel.chosen
+    if master.switchover is not None:
+        name = master.switchover.target
+        r = master.replicas.get(name)
+        why = "unknown replica" if r is None else switchover_problem(r, master, w.timers, ctx.now)
+        if r is None or why is not None:
+            event(w, ctx, Level.WARNING, "-failover-abort-no-good-slave", master, master)
+            abort_failover(w, ctx, master, f"switchover target {name}: {why}")
+            return
+    else:
+        sel = select_replica(master, w.timers, ctx.now)
+        if sel.chosen is None:
+            event(w, ctx, Level.WARNING, "-failover-abort-no-good-slave", master, master)
+            abort_failover(w, ctx, master, f"no good replica ({sel.why_none()})")
+            return
+        r = sel.chosen
     event(w, ctx, Level.WARNING, "+selected-slave", r, master)
     r.promoted = True
     master.promoted = r
@@ -176,6 +208,9 @@ def _select_slave(w: World, ctx: Ctx, master: Master) -> None:
 def _send_slaveof_noone(w: World, ctx: Ctx, master: Master) -> None:
     r = master.promoted
     assert r is not None
+    if master.switchover is not None:
+        _hand_over(w, ctx, master, r)
+        return
     if not r.cc.up:
         if ctx.now - master.failover_state_change_time > master.failover_timeout:
             event(w, ctx, Level.WARNING, "-failover-abort-slave-timeout", master, master)
@@ -190,9 +225,57 @@ def _send_slaveof_noone(w: World, ctx: Ctx, master: Master) -> None:
 
 
 def _wait_promotion(w: World, ctx: Ctx, master: Master) -> None:
+    if master.switchover is not None:
+        if ctx.now - master.failover_state_change_time > master.switchover.timeout + SWITCHOVER_MARGIN:
+            # The master gives up by itself at its TIMEOUT; the ABORT covers a slow master.
+            send_cmd(w, ctx, master, master, Purpose.DISCARD, "FAILOVER", "ABORT")
+            abort_switchover(w, ctx, master, "the target did not become master in time")
+        return
     if ctx.now - master.failover_state_change_time > master.failover_timeout:
         event(w, ctx, Level.WARNING, "-failover-abort-slave-timeout", master, master)
         abort_failover(w, ctx, master, "the selected replica did not report role:master")
+
+
+def _hand_over(w: World, ctx: Ctx, master: Master, r: Replica) -> None:
+    """Switchover: ask the live master to hand over to `r` (`FAILOVER TO ip port TIMEOUT ms`).
+
+    The master pauses writes, waits until `r` acknowledged its whole offset, turns itself into a
+    replica of `r` and has `r` promote itself (Redis 6.2 FAILOVER): no acknowledged write can be
+    missing on `r`. Writes sent meanwhile wait, then get -READONLY once the master is a replica.
+    We then confirm the promotion from `r`'s INFO as in any failover (new config epoch, switch).
+    """
+    assert master.switchover is not None
+    if not (r.cc.up and master.cc.up):
+        if ctx.now - master.failover_state_change_time > master.failover_timeout:
+            abort_switchover(w, ctx, master, "the master or the target stayed unreachable")
+        return
+    timeout = master.switchover.timeout
+    argv = ("FAILOVER", "TO", r.host, str(r.port), "TIMEOUT", str(timeout))
+    tag = send_cmd(w, ctx, master, master, Purpose.SWITCHOVER, *argv)
+    if tag is None:
+        return
+    extra = f" to {r.host} {r.port} timeout {timeout}"
+    event(w, ctx, Level.WARNING, "+switchover-pause-writes", master, master, extra)
+    event(w, ctx, Level.NOTICE, "+failover-state-wait-promotion", r, master)
+    master.failover_state = FailoverState.WAIT_PROMOTION
+    master.failover_state_change_time = ctx.now
+    send_info(w, ctx, r, master)
+
+
+def abort_switchover(w: World, ctx: Ctx, master: Master, why: str) -> None:
+    """`-failover-abort-switchover <master> <why>`, back to no failover, no back-off."""
+    event(w, ctx, Level.WARNING, "-failover-abort-switchover", master, master, f" {why}")
+    abort_failover(w, ctx, master, f"switchover aborted: {why}")
+
+
+def on_switchover_reply(w: World, ctx: Ctx, master: Master, reply: Reply) -> None:
+    """The master's answer to `FAILOVER TO ...`: an error means nothing happened, abort."""
+    if (
+        isinstance(reply, ErrorReply)
+        and master.switchover is not None
+        and master.failover_state is FailoverState.WAIT_PROMOTION
+    ):
+        abort_switchover(w, ctx, master, f"the master refused: {reply.text}")
 
 
 def _reconf_slaves(w: World, ctx: Ctx, master: Master) -> None:
@@ -232,6 +315,10 @@ def promotion_confirmed(w: World, ctx: Ctx, master: Master, replica: Replica) ->
         return
     event(w, ctx, Level.WARNING, "+failover-state-reconf-slaves", master, master)
     old, new = master.addr, replica.addr
+    if master.switchover is not None:
+        # The target promoted itself: still rewrite its config and drop its clients, as stock's
+        # promotion does (SLAVEOF NO ONE is a no-op on a master).
+        send_slaveof(w, ctx, replica, master, None)
     call_reconfig_script(w, ctx, master, "leader", old, new)
     switch_master(w, ctx, master, new, leader=True)
     force_hello(w, ctx, master)
@@ -286,6 +373,7 @@ def finish_failover(master: Master) -> None:
     """Failover over: clear its state and flags; a new one may start as soon as needed."""
     master.failover_state = FailoverState.NONE
     master.forced = False
+    master.switchover = None
     master.promoted = None
     master.next_failover_at = 0
     master.next_failover_reason = ""
@@ -316,6 +404,14 @@ def switch_master(w: World, ctx: Ctx, master: Master, new: tuple[str, int], *, l
     """
     old = master.addr
     now = ctx.now
+    master.last_failover = FailoverRecord(
+        epoch=master.config_epoch,
+        kind=master.failover_kind if leader else "observed",
+        switched_at=now,
+        duration=now - master.failover_started_at if leader else None,
+        old=old,
+        new=new,
+    )
     event(
         w,
         ctx,
@@ -374,6 +470,8 @@ def switch_master(w: World, ctx: Ctx, master: Master, new: tuple[str, int], *, l
         r.reconf = Reconf.PENDING if leader else Reconf.NONE
     if old != new and master.replica_at(*old) is None:
         r = new_replica(master, old[0], old[1], now)
+        if leader and master.switchover is not None:
+            r.reconf = Reconf.PENDING  # alive and already following: config rewrite, drop clients
         master.replicas[r.name] = r
     if leader:
         master.promoted = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sentinel.core.glob import glob_match
 from sentinel.core.info import Role
-from sentinel.core.model import FailoverState, Instance, Master, Peer, Reconf, Replica, World
+from sentinel.core.model import FailoverState, Instance, Master, Peer, Reconf, Replica, World, format_addr
 from sentinel.core.replies import ErrorReply, Reply, Status
 from sentinel.core.scripts import ScriptQueue
 from sentinel.core.timers import Timers, debug_items
@@ -61,6 +61,8 @@ def flags(inst: Instance) -> list[str]:
         out.append("script_kill_sent")
     if isinstance(inst, Master) and inst.reboot:
         out.append("master_reboot")
+    if isinstance(inst, Master) and inst.maintenance:
+        out.append("maintenance")  # ours: SENTINEL MAINTENANCE (hasentinel pause)
     return out
 
 
@@ -72,8 +74,10 @@ def instance_map(inst: Instance, master: Master, now: int) -> list[tuple[str, st
     """One SENTINEL MASTER/REPLICAS/SENTINELS entry (stock addReplySentinelRedisInstance order).
 
     Ours, appended after the stock fields of a master (so stock indexes stay valid):
-    `next-failover-in` / `next-failover-reason` while a failover may not start yet, and
-    `failover-epoch` while one runs.
+    `next-failover-in` / `next-failover-reason` while a failover may not start yet,
+    `failover-epoch` (and `switchover-target` for a switchover) while one runs, and the last
+    address switch we saw: `last-failover-epoch`, `-kind`, `-ago` (ms), `-duration` (ms, only
+    when we led it), `-from` and `-to` (`ip:port`).
     """
     m: list[tuple[str, str]] = [
         ("name", instance_name(inst)),
@@ -121,6 +125,18 @@ def instance_map(inst: Instance, master: Master, now: int) -> list[tuple[str, st
         if inst.next_failover_at > now:
             m.append(("next-failover-in", str(inst.next_failover_at - now)))
             m.append(("next-failover-reason", inst.next_failover_reason))
+        if inst.in_failover and inst.switchover is not None:
+            m.append(("switchover-target", inst.switchover.target))
+        last = inst.last_failover
+        if last is not None:
+            m += [
+                ("last-failover-epoch", str(last.epoch)),
+                ("last-failover-kind", last.kind),
+                ("last-failover-ago", str(now - last.switched_at)),
+            ]
+            if last.duration is not None:
+                m.append(("last-failover-duration", str(last.duration)))
+            m += [("last-failover-from", format_addr(*last.old)), ("last-failover-to", format_addr(*last.new))]
     if isinstance(inst, Replica):
         m += [
             ("master-link-down-time", str(inst.master_link_down_ms)),
@@ -256,6 +272,7 @@ def info_section(w: World, now: int) -> str:
         lines.append(
             f"master{i}:name={m.name},status={master_status(m)},address={host}:{port},"
             f"slaves={len(m.replicas)},sentinels={len(m.peers) + 1}"
+            + (",maintenance=1" if m.maintenance else "")  # ours, only when on
         )
     return "\r\n".join(lines) + "\r\n"
 

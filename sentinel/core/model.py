@@ -67,6 +67,8 @@ class Purpose(StrEnum):
     HELLO = "hello"
     ASK = "ask"
     SUBSCRIBE = "subscribe"
+    SWITCHOVER = "switchover"
+    """The `FAILOVER TO ...` sent to the master by a switchover (an error aborts it)."""
 
 
 @dataclass(slots=True)
@@ -171,6 +173,30 @@ class Peer(Instance):
         return self.runid or ""
 
 
+@dataclass(slots=True)
+class Switchover:
+    """Ours: a planned switchover in progress (`SENTINEL SWITCHOVER`, see failover.py)."""
+
+    target: str
+    """The replica to promote (its name, `ip:port`)."""
+    timeout: int
+    """ms the master may wait for the target's offset (`FAILOVER ... TIMEOUT`)."""
+
+
+@dataclass(slots=True)
+class FailoverRecord:
+    """Ours: the last address switch of a master, for SENTINEL MASTER and `hasentinel status`."""
+
+    epoch: int
+    kind: str
+    """`failover` (we led an automatic one), `forced`, `switchover`, `observed` (another leader)."""
+    switched_at: int
+    duration: int | None
+    """ms from our failover start to the switch (None when observed)."""
+    old: tuple[str, int]
+    new: tuple[str, int]
+
+
 @dataclass(slots=True, eq=False)
 class Master(Instance):
     """A monitored master with its configuration, replicas, peers and failover state."""
@@ -201,6 +227,15 @@ class Master(Instance):
     delay_logged: bool = False
     addr_generation: int = 0
     """Bumped on every address change: replies to questions about an older address are dropped."""
+    # Ours: operator controls and history.
+    maintenance: bool = False
+    """`hasentinel pause`: no automatic failover starts and no vote is granted (persisted)."""
+    switchover: Switchover | None = None
+    failover_kind: str = ""
+    """Kind of the failover in progress (see FailoverRecord.kind)."""
+    failover_started_at: int = 0
+    """When the failover in progress started (its epoch was claimed), without the desync delay."""
+    last_failover: FailoverRecord | None = None
 
     @property
     def quorum(self) -> int:

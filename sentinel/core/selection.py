@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sentinel.core.info import Role
 from sentinel.core.model import Master, Replica
 from sentinel.core.timers import Timers
 
@@ -79,5 +80,40 @@ def select_replica(master: Master, timers: Timers, now: int) -> Selection:
             excluded.append((r, f"offset {r.repl_offset} behind {ahead.name} at {best_offset}"))
         else:
             candidates.append(r)
+    candidates.sort(key=lambda r: (r.slave_priority, -r.repl_offset, _runid_key(r)))
+    return Selection(candidates[0] if candidates else None, candidates, excluded)
+
+
+def switchover_problem(r: Replica, master: Master, timers: Timers, now: int) -> str | None:
+    """Why `r` cannot be the target of a switchover (None: it can).
+
+    Offsets do not matter here: the master itself waits until the target has its offset. The
+    target must be reachable with fresh INFO, report role slave of this master with its link up,
+    and not have priority 0 (an operator's "never promote").
+    """
+    why = _unreachable_reason(r, master, timers, now)
+    if why is not None:
+        return why
+    if r.role_reported is not Role.SLAVE:
+        return "does not report role slave"
+    if r.slave_master_port != master.port or (r.slave_master_host or "").lower() != master.host.lower():
+        return "replicates another master"
+    if not r.master_link_up:
+        return "master link down"
+    if r.slave_priority == 0:
+        return "priority 0"
+    return None
+
+
+def switchover_target(master: Master, timers: Timers, now: int) -> Selection:
+    """The best switchover target: eligible replicas by priority, then offset, then runid."""
+    excluded: list[tuple[Replica, str]] = []
+    candidates: list[Replica] = []
+    for r in master.replicas.values():
+        why = switchover_problem(r, master, timers, now)
+        if why is None:
+            candidates.append(r)
+        else:
+            excluded.append((r, why))
     candidates.sort(key=lambda r: (r.slave_priority, -r.repl_offset, _runid_key(r)))
     return Selection(candidates[0] if candidates else None, candidates, excluded)

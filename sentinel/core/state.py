@@ -36,6 +36,8 @@ class MasterState:
     leader_epoch: int = 0
     known_replicas: list[tuple[str, int]] = field(default_factory=list)
     known_sentinels: list[tuple[str, int, str]] = field(default_factory=list)
+    maintenance: bool = False
+    """Ours: `hasentinel pause` (SENTINEL MAINTENANCE) is on for this master."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""
@@ -47,6 +49,7 @@ class MasterState:
             "leader_epoch": self.leader_epoch,
             "known_replicas": [[h, p] for h, p in self.known_replicas],
             "known_sentinels": [[h, p, r] for h, p, r in self.known_sentinels],
+            "maintenance": self.maintenance,
         }
 
     @classmethod
@@ -60,6 +63,7 @@ class MasterState:
             leader_epoch=int(d.get("leader_epoch", 0)),
             known_replicas=[(str(h), int(p)) for h, p in d.get("known_replicas", [])],
             known_sentinels=[(str(h), int(p), str(r)) for h, p, r in d.get("known_sentinels", [])],
+            maintenance=bool(d.get("maintenance", False)),
         )
 
 
@@ -174,6 +178,7 @@ def reconcile(config: SentinelConfig, state: SentinelState | None, rng: random.R
             if prev is not None:
                 out.masters[m.name].config_epoch = max(prev.config_epoch, legacy_epoch)
                 out.masters[m.name].leader_epoch = prev.leader_epoch
+                out.masters[m.name].maintenance = prev.maintenance
             continue
         merged = _merge(snap, prev.file_snapshot, prev.settings.to_fields())
         moved = (merged["host"], merged["port"]) != (prev.settings.host, prev.settings.port)
@@ -186,6 +191,7 @@ def reconcile(config: SentinelConfig, state: SentinelState | None, rng: random.R
             # The operator moved the master in the file: the replicas we knew belong to the old one.
             known_replicas=[] if moved else list(prev.known_replicas),
             known_sentinels=list(prev.known_sentinels),
+            maintenance=prev.maintenance,
         )
     for name, prev in state.masters.items():
         if prev.file_snapshot is None and name not in out.masters:
