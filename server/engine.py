@@ -125,9 +125,48 @@ class Engine:
 
     def execute(self, c: Client, argv: list[bytes]) -> bytes | Block:
         """Run one command from client `c`: Redis's processCommand checks in Redis's order, then
-        MULTI queueing or `call`. A rejection inside MULTI aborts the transaction (EXECABORT)."""
+        MULTI queueing or `call`. A rejection inside MULTI aborts the transaction (EXECABORT).
+
+        The common case takes a shortcut: when none of the checks can fail (a known command
+        without subcommands, with a valid arity, from an authenticated client that is neither in
+        MULTI, nor subscribed, nor NO-TOUCH; no maxmemory for a denyoom command; no write fence
+        that could apply to a write), the command goes straight to `call`. Anything else runs
+        every check, in Redis's order, in `_execute_checked`.
+        """
         name = argv[0].lower()
         cmd = TABLE.get(name)
+        if (
+            cmd is not None
+            and not cmd.subcommands
+            and c.authenticated
+            and not c.in_multi
+            and not c.no_touch
+            and not (c.channels or c.patterns or c.shard_channels)
+        ):
+            n, arity = len(argv), cmd.arity
+            if (n == arity if arity > 0 else n >= -arity) and not (cmd.is_denyoom and self.config.maxmemory):
+                if not cmd.is_write:
+                    return self.call(c, cmd, argv)
+                # A write fence could refuse it only on a replica (READONLY), with
+                # min-replicas-to-write (NOREPLICAS), or in the persistence layer's MISCONF /
+                # shutdown states; otherwise `check_write_allowed` passes for anyone. A new kind
+                # of fence (a `check_write` hook) must be added to this test.
+                p = self.persistence
+                if not (
+                    self.is_replica
+                    or self.config.min_replicas_to_write
+                    or p is None  # no persistence layer (an engine under test): hooks may be anything
+                    or p.shutdown_done
+                    or not p.lastbgsave_ok
+                    or p.aof.state  # not AOF_OFF: the AOF's write status decides
+                ):
+                    return self.call(c, cmd, argv)
+        return self._execute_checked(c, argv, name, cmd)
+
+    def _execute_checked(
+        self, c: Client, argv: list[bytes], name: bytes, cmd: Command | None
+    ) -> bytes | Block:
+        """`execute` with every check, in Redis's order."""
         try:
             # CLIENT LIST's cmd=: Redis records the command as soon as it is looked up (queued
             # and rejected ones too), "NULL" when there is no such command or subcommand.
@@ -206,7 +245,7 @@ class Engine:
         """Run a command that passed all checks, then propagate it and wake whoever it concerns."""
         dirty = self.dirty
         c.prop = None
-        c.last_cmd = cmd.name if cmd.parent is None else cmd.parent.name + b"|" + cmd.name
+        c.last_cmd = cmd.label
         try:
             r = cmd.handler(c, argv)
         except CommandError as e:
@@ -220,7 +259,11 @@ class Engine:
         cmd.calls += 1
         self.stat_numcommands += 1
         if self.dirty != dirty:
-            self._after_write(c, cmd, argv)
+            db = c.db
+            if c.prop is not None or db.watched or db.blocking or self.sinks or self._exec_props is not None:
+                self._after_write(c, cmd, argv)
+            else:  # nobody to tell, nothing to propagate
+                c.woff = self.repl_offset
         if self.ready_keys and not c.in_exec:  # inside EXEC: served after the whole transaction
             self.handle_ready_keys()
         return r
@@ -232,7 +275,7 @@ class Engine:
                 db.signal_modified(k)
                 db.signal_ready(k)
         if c.prop is None:
-            if cmd.is_write:
+            if cmd.is_write and (self.sinks or self._exec_props is not None):
                 self.propagate(db.id, argv)
         elif len(c.prop) > 1 and self._exec_props is None:
             # Several effects of one command (SPOP with a count) stay atomic downstream.

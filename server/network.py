@@ -348,8 +348,10 @@ class Server:
             authenticated=client.authenticated,
         )
         parser = RequestParser(limits)
+        commands = parser.commands
         execute = eng.execute
         recv = sock.recv
+        monotonic = time.monotonic
         while True:
             if transport.pending_bytes > HIGH_WATER:
                 await transport.wait_drained()
@@ -364,9 +366,10 @@ class Server:
                 return
             if not data:
                 return
-            client.last_interaction = time.monotonic()
-            client.tot_net_in += len(data)
-            eng.stat_net_input_bytes += len(data)
+            client.last_interaction = monotonic()
+            n = len(data)
+            client.tot_net_in += n
+            eng.stat_net_input_bytes += n
             limits.authenticated = client.authenticated
             limits.proto_max_bulk_len = cfg.proto_max_bulk_len  # CONFIG SET applies at once
             limits.query_buffer_limit = cfg.client_query_buffer_limit
@@ -377,39 +380,40 @@ class Server:
             client.batch = out
             try:
                 parser.feed(data)
-                while True:
-                    argv = parser.next_command()
-                    if argv is None:
-                        break
-                    if (eng.pause_until or eng.client_pause_until) and eng.must_pause(client, argv):
-                        if out:
-                            transport.write(b"".join(out))
-                            out.clear()
-                        client.batch = None
-                        await self._wait_pause(client, argv)
-                        client.batch = out
-                    r = execute(client, argv)
-                    if r.__class__ is not bytes:
-                        if out:
-                            transport.write(b"".join(out))
-                            out.clear()
-                        client.batch = None
-                        r = await self._wait_block(client, r, sock, parser)  # type: ignore[arg-type]
-                        client.batch = out
-                    if client.reply_filter:  # CLIENT REPLY OFF/SKIP
-                        r = client.filter_reply(r)
-                    out.append(r)
-                    out_bytes += len(r)
-                    if out_bytes > BATCH_FLUSH:
-                        # One read can hold thousands of commands: hand their replies over as they
-                        # pile up, so output-buffer limits apply during the batch (Redis checks on
-                        # every reply) and a client closed by them is not served further.
-                        transport.write(b"".join(out))
-                        out.clear()
-                        out_bytes = 0
-                        if transport.closed:
+                while batch := commands():
+                    for argv in batch:
+                        if (eng.pause_until or eng.client_pause_until) and eng.must_pause(client, argv):
+                            if out:
+                                transport.write(b"".join(out))
+                                out.clear()
                             client.batch = None
-                            return
+                            await self._wait_pause(client, argv)
+                            client.batch = out
+                        r = execute(client, argv)
+                        if r.__class__ is not bytes:
+                            if out:
+                                transport.write(b"".join(out))
+                                out.clear()
+                            client.batch = None
+                            r = await self._wait_block(client, r, sock, parser)  # type: ignore[arg-type]
+                            client.batch = out
+                        if client.reply_filter:  # CLIENT REPLY OFF/SKIP
+                            r = client.filter_reply(r)
+                        out.append(r)
+                        out_bytes += len(r)
+                        if out_bytes > BATCH_FLUSH:
+                            # One read can hold thousands of commands: hand their replies over as
+                            # they pile up, so output-buffer limits apply during the batch (Redis
+                            # checks on every reply) and a client closed by them is not served
+                            # further.
+                            transport.write(b"".join(out))
+                            out.clear()
+                            out_bytes = 0
+                            if transport.closed:
+                                client.batch = None
+                                return
+                        if client.close_after_reply:
+                            break
                     if client.close_after_reply:
                         break
             except ProtocolError as e:

@@ -14,6 +14,8 @@ INT64_MAX = 2**63 - 1
 def parse_int(b: bytes, err: str = NOT_INTEGER) -> int:
     """Redis's string2ll: optional '-', digits, no leading zeros or '+', within int64."""
     n = len(b)
+    if 0 < n < 19 and b.isdigit() and (b[0] != 0x30 or n == 1):
+        return int(b)  # the common case: up to 18 ASCII digits always fit
     if n == 0 or n > 20:
         raise CommandError(err)
     if b[0] == 0x2D:

@@ -81,7 +81,12 @@ def _push(c: Client, argv: list[bytes], left: bool, only_existing: bool) -> byte
         db.set(key, v)
     elif v.__class__ is not deque:
         raise CommandError(WRONGTYPE)
-    if left:
+    if len(argv) == 3:  # one element (the common case): no iterator to build
+        if left:
+            v.appendleft(argv[2])
+        else:
+            v.append(argv[2])
+    elif left:
         v.extendleft(islice(argv, 2, None))
     else:
         v.extend(islice(argv, 2, None))

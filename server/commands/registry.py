@@ -62,8 +62,11 @@ class Command:
     allowed_in_multi: bool = True
     allow_stale: bool = False
     allow_loading: bool = False
+    # CLIENT LIST's cmd= for this command: "name", or "parent|name" for a subcommand.
+    label: bytes = b""
 
     def __post_init__(self) -> None:
+        self.label = self.name
         self.is_write = WRITE in self.flags
         self.is_denyoom = DENYOOM in self.flags
         self.no_auth = NO_AUTH in self.flags
@@ -134,6 +137,7 @@ def command(
         else:
             owner = TABLE[parent.lower().encode()]
             cmd.parent = owner
+            cmd.label = owner.name + b"|" + cmd.name
             owner.subcommands[cmd.name] = cmd
         return fn
 

@@ -26,6 +26,7 @@ from server.errors import (
 )
 from server.keyspace import now_ms
 from server.protocol import resp
+from server.protocol.resp import BULK_HEADERS
 
 _NX, _XX, _GET, _KEEPTTL, _PERSIST = 1, 2, 4, 8, 16
 _EXPIRE_UNITS = (b"ex", b"px", b"exat", b"pxat")
@@ -95,7 +96,7 @@ def get(c: Client, argv: list[bytes]) -> bytes:
     c.engine.stat_keyspace_hits += 1
     if v.__class__ is not bytes:
         raise CommandError(WRONGTYPE)
-    return resp.bulk(v)
+    return resp.bulk(v) if len(v) > 1024 else BULK_HEADERS[len(v)] + v + b"\r\n"
 
 
 @command("set", -3, "write denyoom", 1, 1, 1, group="string")
@@ -298,11 +299,12 @@ def _incr(c: Client, key: bytes, by: int) -> bytes:
     new = cur + by
     if new > INT64_MAX or new < INT64_MIN:
         raise CommandError(INCR_OVERFLOW)
-    db.set(key, b"%d" % new, keepttl=True)
+    text = b"%d" % new
+    db.set(key, text, keepttl=True)
     if ENCODING_MARKS:
         unmark_encoding(db, key)
     c.engine.dirty += 1
-    return resp.integer(new)
+    return resp.integer(new) if -1 <= new <= 10000 else b":" + text + b"\r\n"
 
 
 @command("incr", 2, "write denyoom fast", 1, 1, 1, group="string")

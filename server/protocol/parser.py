@@ -284,25 +284,79 @@ class RequestParser:
             cmd = reader.gets()
         except hiredis.ProtocolError:
             return self._fallback()
-        if cmd is False:
-            # An incomplete command: validate its headers now (Redis rejects a bad length before
-            # the body arrives), cheaply: small buffers always, big ones at doubling sizes.
-            if self._raw_len < 1024 or self._raw_len >= self._next_check:
-                self._next_check = max(2 * self._raw_len, PROTO_MBULK_BIG_ARG)
-                self._check_partial()
-            return None
-        if cmd.__class__ is not list or not cmd:
+        if cmd.__class__ is list and cmd:
+            for a in cmd:
+                if a.__class__ is not bytes:
+                    return self._fallback()
+            if reader.has_data():
+                self._consumed += 1
+            else:  # everything fed so far is parsed: forget the retained bytes
+                self._raw.clear()
+                self._raw_len = 0
+                self._consumed = 0
+                self._next_check = PROTO_MBULK_BIG_ARG
+            return cmd
+        if cmd is not False:
             return self._fallback()
-        for a in cmd:
-            if a.__class__ is not bytes:
-                return self._fallback()
-        self._consumed += 1
-        if not reader.has_data():
-            self._raw.clear()
-            self._raw_len = 0
-            self._consumed = 0
-            self._next_check = PROTO_MBULK_BIG_ARG
-        return cmd
+        # An incomplete command: validate its headers now (Redis rejects a bad length before
+        # the body arrives), cheaply: small buffers always, big ones at doubling sizes.
+        if self._raw_len < 1024 or self._raw_len >= self._next_check:
+            self._next_check = max(2 * self._raw_len, PROTO_MBULK_BIG_ARG)
+            self._check_partial()
+        return None
+
+    def commands(self) -> list[list[bytes]]:
+        """Every complete command available now, in order; empty when more input is needed.
+
+        The batch form of `next_command` for the network loop (one call per read instead of one
+        per command). A protocol error after some complete commands is raised by the next call,
+        once those have run, as Redis answers the commands before the bad one. Input the strict
+        parser handles (inline, unauthenticated, error recovery) comes one command per call, so
+        each is parsed with the limits in force after the previous one ran.
+        """
+        reader = self._reader
+        if self._strict is not None or reader is None or not self._raw_len:
+            cmd = self.next_command()
+            return [] if cmd is None else [cmd]
+        out: list[list[bytes]] = []
+        gets, has_data = reader.gets, reader.has_data
+        try:
+            while True:
+                cmd = gets()
+                if cmd.__class__ is not list or not cmd:
+                    break
+                for a in cmd:
+                    if a.__class__ is not bytes:
+                        break
+                else:
+                    out.append(cmd)
+                    if has_data():
+                        continue
+                    # Everything fed so far is parsed: forget the retained bytes.
+                    self._raw.clear()
+                    self._raw_len = 0
+                    self._consumed = 0
+                    self._next_check = PROTO_MBULK_BIG_ARG
+                    return out
+                break  # a reply type that is no request: Redis's grammar decides below
+        except hiredis.ProtocolError:
+            cmd = None
+        self._consumed += len(out)
+        try:
+            if cmd is False:
+                # An incomplete command: validate its headers now, as next_command does.
+                if self._raw_len < 1024 or self._raw_len >= self._next_check:
+                    self._next_check = max(2 * self._raw_len, PROTO_MBULK_BIG_ARG)
+                    self._check_partial()
+                return out
+            cmd = self._fallback()  # hiredis disagreed with Redis's grammar: replay strictly
+        except ProtocolError:
+            if out:
+                return out  # the parser stays at the error: the next call raises it again
+            raise
+        if cmd is not None:
+            out.append(cmd)
+        return out
 
     def _check_partial(self) -> None:
         strict = StrictParser(self.limits)

@@ -24,6 +24,7 @@ NULL3 = b"_\r\n"
 
 _SMALL_INTS = [b":%d\r\n" % i for i in range(-1, 10001)]
 _BULK_HEADERS = [b"$%d\r\n" % i for i in range(0, 1025)]
+BULK_HEADERS = _BULK_HEADERS  # for hot paths that inline `bulk`: BULK_HEADERS[n] for n <= 1024
 _ARRAY_HEADERS = [b"*%d\r\n" % i for i in range(0, 1025)]
 
 

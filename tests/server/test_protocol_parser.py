@@ -120,3 +120,40 @@ def test_arbitrary_bytes_never_crash(data: bytes, chunk: int) -> None:
             assert cmd and all(isinstance(a, bytes) for a in cmd)
     except ProtocolError:
         pass
+
+
+def _outcomes(data: bytes, chunk: int, batched: bool) -> list[object]:
+    """Commands and the protocol error (if any) as the network loop sees them, read by read."""
+    p = RequestParser()
+    out: list[object] = []
+    try:
+        for i in range(0, len(data), chunk):
+            p.feed(data[i : i + chunk])
+            if batched:
+                while batch := p.commands():
+                    out.extend(batch)
+            else:
+                while (cmd := p.next_command()) is not None:
+                    out.append(cmd)
+    except ProtocolError as e:
+        out.append(("error", e.detail))
+    return out
+
+
+fragments = st.lists(
+    st.one_of(
+        argvs.map(lambda cmds: b"".join(encode(c) for c in cmds)),
+        st.sampled_from(
+            [b"PING\r\n", b"*0\r\n", b"*-1\r\n", b"*1\r\n:5\r\n", b"*x\r\n", b"*1\r\n+ok\r\n", b"\r\n"]
+        ),
+        st.binary(max_size=12),
+    ),
+    max_size=6,
+)
+
+
+@given(fragments, st.integers(min_value=1, max_value=80))
+def test_batched_commands_match_one_by_one(parts: list[bytes], chunk: int) -> None:
+    """`commands()` yields what repeated `next_command()` does, the error after the same commands."""
+    data = b"".join(parts)
+    assert _outcomes(data, chunk, True) == _outcomes(data, chunk, False)
