@@ -19,6 +19,7 @@ import trio
 from sentinel import __version__
 from sentinel.core.config import ConfigError, SentinelConfig, parse_config
 from sentinel.core.core import SentinelCore
+from sentinel.runtime.metrics import metrics_address
 from sentinel.runtime.runtime import FatalError, Runtime
 from sentinel.runtime.statefile import load_state, state_path
 from server.log import configure_logging
@@ -92,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     loglevel = (_directive(config, "loglevel") or "notice").lower()
     if loglevel not in ("debug", "verbose", "notice", "warning", "nothing"):
         return _fatal_config(f"Invalid loglevel '{loglevel}'")
+    try:
+        metrics_address(config)
+    except ValueError as e:
+        return _fatal_config(str(e))
     logfile = _directive(config, "logfile") or ""
     configure_logging(loglevel, logfile, service="sentinel")
     if (_directive(config, "daemonize") or "no").lower() == "yes":

@@ -38,9 +38,10 @@ from sentinel.core.actions import (
 )
 from sentinel.core.config import SentinelConfig
 from sentinel.core.core import SentinelCore
-from sentinel.core.events import Event, Start, Tick
+from sentinel.core.events import Event, ScriptExited, Start, Tick
 from sentinel.core.replies import ErrorReply, Reply
 from sentinel.runtime.links import Link
+from sentinel.runtime.metrics import Metrics, metrics_address
 from sentinel.runtime.scripts import ScriptRunner
 from sentinel.runtime.statefile import StateWriteError, write_state
 
@@ -112,6 +113,13 @@ class Runtime:
         self.api: ApiServer | None = ApiServer(self) if listen else None
         self.steps = 0
         self.ready = trio.Event()
+        self.metrics = Metrics(core, self.now)
+        self.metrics_address = metrics_address(config)
+        """(host, port) of the metrics endpoint (`metrics-port`), None when off."""
+        self.metrics_port: int | None = None
+        """The port the metrics endpoint is bound to (once listening)."""
+        self._failover_ids: dict[str, tuple[int, str]] = {}
+        """master -> (epoch, failover id) of the failovers we run, for the logs."""
 
     # --- clock and inputs -------------------------------------------------------------------
 
@@ -159,6 +167,9 @@ class Runtime:
                 self._nursery = nursery
                 if self.api is not None:
                     await nursery.start(self.api.serve)
+                if self.metrics_address is not None:
+                    host, port = self.metrics_address
+                    self.metrics_port = await nursery.start(self.metrics.serve, host, port)
                 nursery.start_soon(self._signals)
                 self._step(Start())
                 self.ready.set()
@@ -191,6 +202,8 @@ class Runtime:
     # --- one step ---------------------------------------------------------------------------
 
     def _step(self, ev: Event) -> None:
+        if isinstance(ev, ScriptExited):
+            self.metrics.script_exited(ev.job, ev.exit_code, ev.signal)
         actions = self.core.step(self.now(), ev)
         self.steps += 1
         self.execute(actions)
@@ -220,18 +233,19 @@ class Runtime:
             elif isinstance(a, Publish):
                 self._publish(a)
             elif isinstance(a, Log):
-                getattr(log, _LEVEL_METHOD[a.level])(a.message)
+                getattr(log, _LEVEL_METHOD[a.level])(a.message, **self._failover_context())
             elif isinstance(a, ReplyTo):
                 waiter = self._waiters.get(a.request)
                 if waiter is not None:
                     waiter.reply = a.reply
                     waiter.done.set()
             elif isinstance(a, RunScript):
-                log.info("running script", job=a.job, argv=list(a.argv))
+                log.info("running script", job=a.job, argv=list(a.argv), **self._failover_context())
+                self.metrics.script_started(a.job, a.argv)
                 assert self._nursery is not None
                 self._nursery.start_soon(self.scripts.run, a.job, a.argv)
             elif isinstance(a, KillScript):
-                log.warning("killing script", job=a.job)
+                log.warning("killing script", job=a.job, **self._failover_context())
                 self.scripts.kill(a.job)
             elif isinstance(a, Crash):
                 self._crash(a.code)
@@ -254,7 +268,16 @@ class Runtime:
         if old is not None:
             old.close()
         self._links[a.link] = link
-        log.debug("opening link", link=a.link, host=a.host, port=a.port, channel=a.channel.value, peer=a.peer, label=a.label)
+        log.debug(
+            "opening link",
+            link=a.link,
+            host=a.host,
+            port=a.port,
+            channel=a.channel.value,
+            peer=a.peer,
+            label=a.label,
+            **self._failover_context(),
+        )
         assert self._nursery is not None
         self._nursery.start_soon(self._run_link, link)
 
@@ -267,9 +290,42 @@ class Runtime:
 
     def _publish(self, a: Publish) -> None:
         fields = event_fields(self.core, a.event, a.payload)
+        if a.event == "+new-epoch":
+            # A failover we start claims a brand new epoch: no other master can have it.
+            starting = [m for m in self.core.world.masters.values() if m.failover_epoch == fields.get("epoch")]
+            if starting:
+                name, epoch = starting[0].name, starting[0].failover_epoch
+                self._failover_ids[name] = (epoch, f"{name}-{epoch}-{self.core.myid[:8]}")
+                fields["master"] = name
+        master = fields.get("master")
+        m = self.core.world.masters.get(master) if master is not None else None
+        if m is not None:
+            assert master is not None
+            if a.event == "+try-failover" and master not in self._failover_ids:
+                epoch = m.failover_epoch
+                self._failover_ids[master] = (epoch, f"{master}-{epoch}-{self.core.myid[:8]}")
+            current = self._failover_ids.get(master)
+            if current is not None:
+                fields["failover_epoch"], fields["failover_id"] = current
+            if a.event == "+failover-end" or a.event.startswith("-failover-abort-"):
+                self._failover_ids.pop(master, None)
+            elif a.event == "+switch-master" and not m.in_failover:
+                self._failover_ids.pop(master, None)  # another leader's switch ended ours
+        elif a.event in ("+new-epoch", "+vote-for-leader"):
+            fields.update(self._failover_context())
         getattr(log, _LEVEL_METHOD[a.level])(a.event, **fields)
+        self.metrics.on_publish(a.event, master)
         if a.level is not Level.DEBUG and self.api is not None:
             self.api.publish(a.event, a.payload)
+
+    def _failover_context(self) -> dict[str, Any]:
+        """Fields for log lines written while failovers we run are in progress."""
+        if not self._failover_ids:
+            return {}
+        if len(self._failover_ids) == 1:
+            ((master, (epoch, fid)),) = self._failover_ids.items()
+            return {"master": master, "failover_epoch": epoch, "failover_id": fid}
+        return {"failover_id": sorted(fid for _, fid in self._failover_ids.values())}
 
     def _crash(self, code: int) -> None:
         log.critical("simulated failure, exiting", code=code)
