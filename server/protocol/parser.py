@@ -16,6 +16,7 @@ import hiredis
 
 PROTO_INLINE_MAX_SIZE = 64 * 1024
 PROTO_MBULK_BIG_ARG = 32 * 1024
+RETAIN_LIMIT = 1 << 20  # retained input above which consumed commands are forgotten
 MAX_MULTIBULK_LEN = 1024 * 1024
 UNAUTH_MAX_MULTIBULK = 10
 UNAUTH_MAX_BULK = 16384
@@ -126,6 +127,15 @@ def _parse_ll(b: bytes) -> int | None:
     return v
 
 
+def wire_len(argv: list[bytes]) -> int:
+    """Bytes of `argv` as a canonical RESP array (`*N` then `$len` + data per argument)."""
+    n = len(str(len(argv))) + 3
+    for a in argv:
+        la = len(a)
+        n += len(str(la)) + la + 5
+    return n
+
+
 class StrictParser:
     """Redis's request parser, byte for byte. Slower; used for inline input and error recovery."""
 
@@ -227,7 +237,7 @@ class StrictParser:
 class RequestParser:
     """The connection's parser: hiredis on the fast path, StrictParser for everything else."""
 
-    __slots__ = ("_consumed", "_next_check", "_raw", "_raw_len", "_reader", "_strict", "limits")
+    __slots__ = ("_done", "_next_check", "_raw", "_raw_len", "_reader", "_strict", "limits")
 
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
@@ -235,7 +245,7 @@ class RequestParser:
         self._strict: StrictParser | None = None
         self._raw: list[bytes] = []  # bytes fed to hiredis since its buffer was last empty
         self._raw_len = 0
-        self._consumed = 0  # commands hiredis returned since then
+        self._done: list[list[bytes]] = []  # commands hiredis returned since then
         self._next_check = PROTO_MBULK_BIG_ARG
 
     @property
@@ -289,11 +299,13 @@ class RequestParser:
                 if a.__class__ is not bytes:
                     return self._fallback()
             if reader.has_data():
-                self._consumed += 1
+                self._done.append(cmd)
+                if self._raw_len > RETAIN_LIMIT:
+                    self._trim()
             else:  # everything fed so far is parsed: forget the retained bytes
                 self._raw.clear()
                 self._raw_len = 0
-                self._consumed = 0
+                self._done.clear()
                 self._next_check = PROTO_MBULK_BIG_ARG
             return cmd
         if cmd is not False:
@@ -335,13 +347,13 @@ class RequestParser:
                     # Everything fed so far is parsed: forget the retained bytes.
                     self._raw.clear()
                     self._raw_len = 0
-                    self._consumed = 0
+                    self._done.clear()
                     self._next_check = PROTO_MBULK_BIG_ARG
                     return out
                 break  # a reply type that is no request: Redis's grammar decides below
         except hiredis.ProtocolError:
             cmd = None
-        self._consumed += len(out)
+        self._done.extend(out)
         try:
             if cmd is False:
                 # An incomplete command: validate its headers now, as next_command does.
@@ -358,11 +370,32 @@ class RequestParser:
             out.append(cmd)
         return out
 
+    def _trim(self) -> None:
+        """Forget the bytes of commands already returned, so a client that pipelines without
+        pause (`redis-cli --pipe`) keeps O(1 MiB) here, not everything it ever sent.
+
+        Their size is their canonical RESP length (what clients send); if that does not land on a
+        command start (a client used a non-canonical form hiredis accepts), the strict parser
+        finds the exact boundary instead."""
+        data = b"".join(self._raw)
+        n = sum(wire_len(c) for c in self._done)
+        if not (n == len(data) or data[n : n + 1] == b"*"):
+            strict = StrictParser(self.limits)
+            strict.feed(data)
+            for _ in self._done:
+                strict.next_command()
+            n = strict.pos
+        rest = data[n:]
+        self._raw = [rest] if rest else []
+        self._raw_len = len(rest)
+        self._done.clear()
+        self._next_check = max(2 * self._raw_len, PROTO_MBULK_BIG_ARG)
+
     def _check_partial(self) -> None:
+        """Validate the headers of the incomplete command at the end of the retained bytes."""
+        self._trim()
         strict = StrictParser(self.limits)
         strict.feed(b"".join(self._raw))
-        for _ in range(self._consumed):
-            strict.next_command()
         try:
             strict.check_partial()
         except ProtocolError:
@@ -373,12 +406,12 @@ class RequestParser:
         """hiredis disagreed with Redis's grammar: replay the retained bytes strictly."""
         strict = StrictParser(self.limits)
         strict.feed(b"".join(self._raw))
-        for _ in range(self._consumed):
+        for _ in self._done:
             strict.next_command()
         strict.compact()
         self._reader = None
         self._raw.clear()
         self._raw_len = 0
-        self._consumed = 0
+        self._done.clear()
         self._strict = strict
         return self.next_command()

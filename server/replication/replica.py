@@ -32,15 +32,6 @@ class LinkError(Exception):
     pass
 
 
-def wire_len(argv: list[bytes]) -> int:
-    """Bytes of `argv` as a canonical RESP array (what masters send)."""
-    n = len(str(len(argv))) + 3
-    for a in argv:
-        la = len(a)
-        n += len(str(la)) + la + 5
-    return n
-
-
 class _LineReader:
     """Buffered reads of CRLF lines and exact byte counts from a Trio stream."""
 

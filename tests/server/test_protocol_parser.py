@@ -157,3 +157,30 @@ def test_batched_commands_match_one_by_one(parts: list[bytes], chunk: int) -> No
     """`commands()` yields what repeated `next_command()` does, the error after the same commands."""
     data = b"".join(parts)
     assert _outcomes(data, chunk, True) == _outcomes(data, chunk, False)
+
+
+def test_continuous_pipelining_keeps_retained_input_bounded() -> None:
+    """A client that never pauses (redis-cli --pipe) leaves a partial command at the end of every
+    read; the parser must still forget the commands it already returned."""
+    p = RequestParser()
+    one = encode([b"SET", b"key:123", b"x" * 30])
+    stream = one * 200_000  # ~10 MB
+    got = 0
+    for i in range(0, len(stream), 65536 + 7):  # reads that end mid-command
+        p.feed(stream[i : i + 65536 + 7])
+        got += len(p.commands())
+        assert p._raw_len < 2 * (1 << 20) + 65536  # bounded, not the whole stream
+    assert got == 200_000
+
+
+def test_error_after_trimmed_commands_is_still_exact() -> None:
+    p = RequestParser()
+    good = encode([b"PING"]) * 40_000
+    p.feed(good[: len(good) - 3])
+    n = len(p.commands())
+    p.feed(good[len(good) - 3 :] + b"*1\r\n:5\r\n")
+    n += len(p.commands())
+    assert n == 40_000
+    with pytest.raises(ProtocolError) as ei:
+        p.commands()
+    assert ei.value.detail == "expected '$', got ':'"

@@ -212,9 +212,9 @@ def test_wait_times_out_with_the_count_reached(start_server: Start) -> None:
     assert mc.execute_command("WAIT", 1, 300) == 0
     assert 0.25 <= time.monotonic() - t0 < 3
     rp = start_server("--save", "", "--replicaof", "127.0.0.1", str(m.port))
-    wait_until(lambda: link_up(rp.client()), what="replica up")
+    wait_until(lambda: in_sync(mc, rp.client()), what="replica up and acknowledging")
     mc.set("k2", "v")
-    assert mc.execute_command("WAIT", 2, 300) == 1
+    assert mc.execute_command("WAIT", 2, 1000) == 1  # times out at 2, reports the one it has
 
 
 def test_coordinated_failover_command(start_server: Start) -> None:
