@@ -132,7 +132,8 @@ OPEN_BUG_FILTERS: list[tuple[str, Callable[[bytes], bool]]] = [
         "simple-string-in-request",
         lambda b: re.search(rb"\*[1-9][0-9]*\r\n(?:\$[0-9]+\r\n[^\r\n]*\r\n)*[^$]", b) is not None,
     ),
-    ("http-post / host-header", lambda b: re.search(rb"(?i)(?:^|\n)(?:post|host:)", b) is not None),
+    ("inline-vt-ff", lambda b: b"\x0b" in b or b"\x0c" in b),
+    ("http-post / host-header", lambda b: re.search(rb"(?i)post|host:", b) is not None),
 ]
 
 
@@ -221,6 +222,13 @@ EDGE_INPUTS = [
         marks=open_bug("inline parsing: Redis's sdssplitargs stops at the first NUL byte"),
     ),
     pytest.param(b'ECHO "\\x4g\\x41\\q"\r\n', id="inline-escapes"),
+    pytest.param(
+        b"PING\x0b*1\r\nECHO a\x0cb\r\n\x0bPING\r\n",
+        id="inline-vt-ff",
+        marks=open_bug(
+            "inline: \\v and \\f split tokens; Redis splits unquoted tokens only at space, \\t, \\r, \\n, NUL"
+        ),
+    ),
     pytest.param(
         b"POST / HTTP/1.1\r\nHost: x\r\n\r\n",
         id="http-post",
