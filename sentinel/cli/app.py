@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from sentinel import __version__
+from sentinel.cli.commands import register as register_operator_commands
 from server import REDIS_VERSION
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="High availability for a Redis-protocol service.")
@@ -36,6 +37,9 @@ def supervise(
     from sentinel.supervisor.runner import main as supervise_main
 
     raise typer.Exit(supervise_main([config, *(["--check"] if check else [])]))
+
+
+register_operator_commands(app)  # status, switchover, failover, pause, resume, events, check
 
 
 @app.callback()

@@ -77,7 +77,8 @@ def instance_map(inst: Instance, master: Master, now: int) -> list[tuple[str, st
     `next-failover-in` / `next-failover-reason` while a failover may not start yet,
     `failover-epoch` (and `switchover-target` for a switchover) while one runs, and the last
     address switch we saw: `last-failover-epoch`, `-kind`, `-ago` (ms), `-duration` (ms, only
-    when we led it), `-from` and `-to` (`ip:port`).
+    when we led it), `-from` and `-to` (`ip:port`); our last vote (`leader`, `leader-epoch`)
+    once we cast one.
     """
     m: list[tuple[str, str]] = [
         ("name", instance_name(inst)),
@@ -127,6 +128,8 @@ def instance_map(inst: Instance, master: Master, now: int) -> list[tuple[str, st
             m.append(("next-failover-reason", inst.next_failover_reason))
         if inst.in_failover and inst.switchover is not None:
             m.append(("switchover-target", inst.switchover.target))
+        if inst.leader_epoch > 0:
+            m += [("leader", inst.leader or "?"), ("leader-epoch", str(inst.leader_epoch))]
         last = inst.last_failover
         if last is not None:
             m += [
