@@ -20,6 +20,9 @@ from sentinel.core.actions import (
     ReplyTo,
     RunScript,
     SendCommand,
+    VipAcquire,
+    VipAnnounce,
+    VipRelease,
 )
 from sentinel.core.config import ConfigError, MasterConfig, SentinelConfig, parse_config
 from sentinel.core.core import CoreError, SentinelCore
@@ -44,6 +47,8 @@ from sentinel.core.events import (
     SimulateFailureRequest,
     Start,
     Tick,
+    VipDone,
+    VipObserved,
 )
 from sentinel.core.replies import ErrorReply, Reply, Status
 from sentinel.core.state import SentinelState
@@ -93,5 +98,10 @@ __all__ = [
     "Status",
     "Tick",
     "Timers",
+    "VipAcquire",
+    "VipAnnounce",
+    "VipDone",
+    "VipObserved",
+    "VipRelease",
     "parse_config",
 ]

@@ -121,6 +121,36 @@ class Crash:
     code: int
 
 
+@dataclass(frozen=True, slots=True)
+class VipAcquire:
+    """Ours: add `vip` (a.b.c.d/N) to `iface`, then announce it (GARP burst + repeat + refresh);
+    answer with `VipDone(master, "acquire", ok, error)`. Idempotent (already present: ok)."""
+
+    master: str
+    vip: str
+    iface: str
+
+
+@dataclass(frozen=True, slots=True)
+class VipRelease:
+    """Ours: stop announcing, remove `vip` from `iface` (verified: read back); answer with
+    `VipDone(master, "release", ok, error)`. Idempotent (already absent: ok). Operations of one
+    master are executed in order, one at a time."""
+
+    master: str
+    vip: str
+    iface: str
+
+
+@dataclass(frozen=True, slots=True)
+class VipAnnounce:
+    """Ours: a fresh GARP burst + repeat for a VIP this host holds (e.g. a partition healed)."""
+
+    master: str
+    vip: str
+    iface: str
+
+
 Action: TypeAlias = (
     PersistState
     | OpenLink
@@ -132,4 +162,7 @@ Action: TypeAlias = (
     | KillScript
     | ReplyTo
     | Crash
+    | VipAcquire
+    | VipRelease
+    | VipAnnounce
 )

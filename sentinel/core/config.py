@@ -31,6 +31,56 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class VipSettings:
+    """The virtual IP this sentinel manages for one master (ours; see sentinel/core/ownership.py).
+
+    `sentinel vip <master> <addr[/prefix]> <iface>` and `sentinel vip-local-server <master> <ip>
+    <port>` are required together; the other `vip-*` directives tune the lease and the fence.
+    """
+
+    address: str
+    """`a.b.c.d/N` (a bare address is /32)."""
+    iface: str
+    local_host: str
+    local_port: int
+    lease: int = 0
+    """T_lease in ms; 0 means the master's down-after-milliseconds."""
+    margin: int = 0
+    """Extra wait (ms) past T_lease before a silent holder counts as released; 0: the default."""
+    fence: int = 0
+    """Duration (ms) of each CLIENT PAUSE WRITE of the fence (renewed while fenced); 0: default."""
+    sentinels: int = 0
+    """Expected number of sentinels (the lease majority is over max(this, known + 1)); 0: known."""
+
+    def to_fields(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return {
+            "address": self.address,
+            "iface": self.iface,
+            "local_host": self.local_host,
+            "local_port": self.local_port,
+            "lease": self.lease,
+            "margin": self.margin,
+            "fence": self.fence,
+            "sentinels": self.sentinels,
+        }
+
+    @classmethod
+    def from_fields(cls, d: dict[str, Any]) -> VipSettings:
+        """Inverse of `to_fields`."""
+        return cls(
+            address=str(d["address"]),
+            iface=str(d["iface"]),
+            local_host=str(d["local_host"]),
+            local_port=int(d["local_port"]),
+            lease=int(d.get("lease", 0)),
+            margin=int(d.get("margin", 0)),
+            fence=int(d.get("fence", 0)),
+            sentinels=int(d.get("sentinels", 0)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class MasterConfig:
     """One monitored master as configured (file, SENTINEL MONITOR, or SENTINEL SET)."""
 
@@ -47,6 +97,8 @@ class MasterConfig:
     client_reconfig_script: str | None = None
     reboot_down_after: int = 0
     renamed_commands: tuple[tuple[str, str], ...] = ()
+    vip: VipSettings | None = None
+    """Ours: the VIP that follows this master (None: no VIP, nothing changes)."""
 
     def to_fields(self) -> dict[str, Any]:
         """JSON-able dict of every setting (used for the state file and for change detection)."""
@@ -63,6 +115,7 @@ class MasterConfig:
             "client_reconfig_script": self.client_reconfig_script,
             "reboot_down_after": self.reboot_down_after,
             "renamed_commands": [list(p) for p in self.renamed_commands],
+            "vip": self.vip.to_fields() if self.vip is not None else None,
         }
 
     @classmethod
@@ -82,6 +135,7 @@ class MasterConfig:
             client_reconfig_script=_opt_str(d.get("client_reconfig_script")),
             reboot_down_after=int(d.get("reboot_down_after", 0)),
             renamed_commands=tuple((str(a), str(b)) for a, b in d.get("renamed_commands", [])),
+            vip=VipSettings.from_fields(d["vip"]) if d.get("vip") else None,
         )
 
 
@@ -261,6 +315,26 @@ def check_address(host: str, port: int, resolve_hostnames: bool) -> str | None:
     return None
 
 
+def normalize_vip(text: str) -> ipaddress.IPv4Interface:
+    """`a.b.c.d[/N]` as an interface address (a bare address is /32, as keepalived)."""
+    return ipaddress.IPv4Interface(text if "/" in text else f"{text}/32")
+
+
+def check_vip(address: str, iface: str) -> str | None:
+    """Errors of `sentinel vip <master> <addr/prefix> <iface>`, or None."""
+    try:
+        vip = normalize_vip(address)
+    except ValueError:
+        return "Invalid VIP: an IPv4 address with an optional /prefix is required."
+    net = vip.network
+    edge = net.prefixlen < 31 and vip.ip in (net.network_address, net.broadcast_address)
+    if vip.ip.is_unspecified or vip.ip.is_multicast or vip.ip.is_loopback or edge:
+        return "Invalid VIP: it must be a host address."
+    if not iface or len(iface) > 15 or any(c in iface for c in "/: \t") or iface in (".", ".."):
+        return "Invalid VIP interface name."
+    return None
+
+
 def _opt_str(v: Any) -> str | None:
     return None if v is None or v == "" else str(v)
 
@@ -319,9 +393,11 @@ def parse_config(text: str, timers: Timers | None = None) -> SentinelConfig:
     st = _Builder(t)
     for entry in (*pass1, *pass2, *pass3):
         lineno, raw, args = entry
+        st.lineno = lineno
         err = st.apply(args)
         if err is not None:
             raise ConfigError(lineno, err, raw)
+    st.finish_vips()
     return SentinelConfig(
         port=general.get("port", DEFAULT_PORT),
         bind=general["bind"],
@@ -382,6 +458,29 @@ class _Builder:
         self.leader_epochs: dict[str, int] = {}
         self.known_replicas: list[tuple[str, str, int]] = []
         self.known_sentinels: list[tuple[str, str, int, str]] = []
+        self.lineno = 0
+        self.vips: dict[str, tuple[int, dict[str, Any]]] = {}
+        """Per master: the line of its first vip directive and the values seen so far."""
+
+    def _vip(self, name: str, **kw: Any) -> str | None:
+        if name not in self.masters:
+            return "No such master with specified name."
+        _, parts = self.vips.setdefault(name, (self.lineno, {}))
+        parts.update(kw)
+        return None
+
+    def finish_vips(self) -> None:
+        """Build each master's VipSettings; `vip` and `vip-local-server` are both required."""
+        for name, (line, parts) in self.vips.items():
+            if "address" not in parts:
+                raise ConfigError(
+                    line, f"sentinel vip-* for '{name}' needs 'sentinel vip {name} <addr/prefix> <iface>'"
+                )
+            if "local_host" not in parts:
+                raise ConfigError(
+                    line, f"sentinel vip for '{name}' needs 'sentinel vip-local-server {name} <ip> <port>'"
+                )
+            self.masters[name] = replace(self.masters[name], vip=VipSettings(**parts))
 
     def _upd(self, name: str, **kw: Any) -> str | None:
         m = self.masters.get(name)
@@ -438,6 +537,27 @@ class _Builder:
             if a[2].lower() != a[3].lower():
                 renames.append((a[2], a[3]))
             return self._upd(a[1], renamed_commands=tuple(renames))
+        if d == "vip" and n == 4:
+            err = check_vip(a[2], a[3])
+            if err:
+                return err
+            return self._vip(a[1], address=str(normalize_vip(a[2])), iface=a[3])
+        if d == "vip-local-server" and n == 4:
+            local_port = parse_int(a[3])
+            if local_port is None or not 0 < local_port <= 65535:
+                return "Invalid port number"
+            err = check_address(a[2], local_port, self.resolve_hostnames)
+            if err:
+                return err
+            return self._vip(a[1], local_host=a[2], local_port=local_port)
+        if d in ("vip-lease-ms", "vip-lease-margin-ms", "vip-fence-ms", "vip-sentinels") and n == 3:
+            setting = parse_int(a[2])
+            if setting is None or setting < 0:
+                return "vip settings must be integers >= 0."
+            key = {"vip-lease-ms": "lease", "vip-lease-margin-ms": "margin", "vip-fence-ms": "fence"}.get(
+                d, "sentinels"
+            )
+            return self._vip(a[1], **{key: setting})
         if d == "current-epoch" and n == 2:
             self.current_epoch = max(self.current_epoch, atoi(a[1]))
             return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 
-from sentinel.core import admin
+from sentinel.core import admin, ownership
 from sentinel.core.actions import Action, Channel, Level, PersistState
 from sentinel.core.config import SentinelConfig
 from sentinel.core.detect import check_sdown, check_tilt, expire_peer_replies, tilt_continues
@@ -40,6 +40,8 @@ from sentinel.core.events import (
     Start,
     SwitchoverRequest,
     Tick,
+    VipDone,
+    VipObserved,
 )
 from sentinel.core.failover import evaluate, on_switchover_reply, run_state_machine
 from sentinel.core.links import event as emit_event
@@ -110,6 +112,7 @@ class SentinelCore:
             sentinel_snapshot=self._initial.sentinel_snapshot,
         )
         self._crashed = False
+        self._last_now = 0
 
     # --- public API -----------------------------------------------------------------------
 
@@ -130,8 +133,10 @@ class SentinelCore:
         if not w.started and not isinstance(ev, Start):
             raise CoreError("the first event must be Start")
         ctx = Ctx(now)
+        self._last_now = now
         self._dispatch(ctx, ev)
         if not ctx.crashed:
+            ownership.evaluate_all(w, ctx)
             w.scripts.run_pending(ctx)
         else:
             self._crashed = True
@@ -175,9 +180,14 @@ class SentinelCore:
     def next_tick_in(self) -> int:
         """Milliseconds until the core wants its next Tick (shorter while a promotion is polled)."""
         t = self.world.timers
+        wait = t.tick_interval
         if any(m.failover_state is FailoverState.WAIT_PROMOTION for m in self.world.masters.values()):
-            return min(t.tick_interval, t.promotion_poll_period)
-        return t.tick_interval
+            wait = min(wait, t.promotion_poll_period)
+        if self.world.ownership:  # ours: the VIP rule's deadlines (lease end, polls, renewals)
+            due = ownership.next_deadline(self.world, self._last_now)
+            if due is not None:
+                wait = min(wait, max(1, due - self._last_now))
+        return wait
 
     # --- dispatch -------------------------------------------------------------------------
 
@@ -229,6 +239,10 @@ class SentinelCore:
             admin.flushconfig(ctx, ev.request)
         elif isinstance(ev, SimulateFailureRequest):
             admin.simulate_failure(w, ctx, ev.request, ev.flags)
+        elif isinstance(ev, VipObserved):
+            ownership.on_observed(w, ctx, ev.master, ev.present)
+        elif isinstance(ev, VipDone):
+            ownership.on_done(w, ctx, ev.master, ev.op, ev.ok, ev.error)
         elif isinstance(ev, Start):
             self._start(ctx)
         else:  # pragma: no cover - exhaustive over Event
@@ -240,6 +254,7 @@ class SentinelCore:
         if w.started:
             raise CoreError("Start fed twice")
         w.started = True
+        w.started_at = ctx.now
         w.last_tick = ctx.now
         for name, ms in self._initial.masters.items():
             m = new_master(ms.settings, ctx.now)
@@ -316,8 +331,14 @@ class SentinelCore:
         m = master_of(w, inst)
         if m is None:
             return
+        if isinstance(inst, Peer) and ref.channel is Channel.CMD:
+            ownership.on_peer_reply(w, ctx, inst, m)
         purpose = pending.purpose
-        if purpose is Purpose.PING:
+        if purpose is Purpose.VIP_STATUS and isinstance(inst, Peer):
+            ownership.on_status_reply(w, ctx, inst, m, ev.reply)
+        elif purpose is Purpose.FENCE:
+            ownership.on_fence_reply(w, ctx, m, ev.reply)
+        elif purpose is Purpose.PING:
             on_ping_reply(w, ctx, inst, m, ev.reply)
         elif purpose is Purpose.INFO:
             on_info_reply(w, ctx, inst, m, ev.reply)

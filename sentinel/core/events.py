@@ -93,6 +93,28 @@ class ScriptExited:
     signal: int = 0
 
 
+# --- the VIP (ours) -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VipObserved:
+    """What the interface really carries: fed once right after Start (and whenever a periodic
+    check finds the address differs from what the core asked for). `present`: the VIP is on it."""
+
+    master: str
+    present: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VipDone:
+    """A `VipAcquire` / `VipRelease` finished (`op` is "acquire" or "release")."""
+
+    master: str
+    op: str
+    ok: bool
+    error: str = ""
+
+
 # --- client requests (the replies come back as ReplyTo actions) ---------------------------
 
 
@@ -237,4 +259,6 @@ Event: TypeAlias = (
     | DebugRequest
     | FlushConfigRequest
     | SimulateFailureRequest
+    | VipObserved
+    | VipDone
 )

@@ -159,7 +159,12 @@ def hello_payload(w: World, inst: Instance, master: Master) -> str:
 
 
 def send_hello(w: World, ctx: Ctx, inst: Instance, master: Master) -> bool:
-    """PUBLISH our hello on the instance's cc (masters, replicas and sentinels alike)."""
+    """PUBLISH our hello on the instance's cc (masters, replicas and sentinels alike).
+
+    Ours: never to an instance we keep write-paused (our fenced local server): Redis holds a
+    paused PUBLISH, and every later command of the link behind it."""
+    if inst.fenced:
+        return False
     payload = hello_payload(w, inst, master)
     if send_cmd(w, ctx, inst, master, Purpose.HELLO, "PUBLISH", HELLO_CHANNEL, payload) is None:
         return False

@@ -18,6 +18,7 @@ from sentinel.core.info import Role
 from sentinel.core.timers import DEFAULT_REPLICA_PRIORITY, Timers
 
 if TYPE_CHECKING:
+    from sentinel.core.ownership import Ownership
     from sentinel.core.scripts import ScriptQueue
 
 
@@ -67,6 +68,10 @@ class Purpose(StrEnum):
     HELLO = "hello"
     ASK = "ask"
     SUBSCRIBE = "subscribe"
+    VIP_STATUS = "vip-status"
+    """Ours: SENTINEL VIP-STATUS to a peer (lease heartbeat and release confirmation)."""
+    FENCE = "fence"
+    """Ours: CLIENT PAUSE ... WRITE / CLIENT UNPAUSE to the local server (ownership.py)."""
     SWITCHOVER = "switchover"
     """The `FAILOVER TO ...` sent to the master by a switchover (an error aborts it)."""
 
@@ -110,6 +115,9 @@ class Instance:
     sdown_since: int | None = None
     """Start of the last SDOWN (kept after it clears, as stock's s_down_since_time)."""
     script_kill_sent: bool = False
+    fenced: bool = False
+    """Ours: we keep a CLIENT PAUSE WRITE on this instance (our local server): no PUBLISH to it,
+    a paused PUBLISH would hold every later command of the link."""
     last_pub_time: int | None = None
     """When a hello PUBLISH to this instance last succeeded."""
     hello_sent: int | None = None
@@ -166,6 +174,9 @@ class Peer(Instance):
     """The vote this peer reported (is-master-down reply), None after it expires."""
     leader_epoch: int = 0
     last_hello_time: int | None = None
+    last_reply_time: int | None = None
+    """Ours: when any reply last arrived on our command link to this peer (the VIP lease counts
+    sentinels heard from directly)."""
 
     @property
     def name(self) -> str:
@@ -324,6 +335,9 @@ class World:
     next_tag: int = 1
     simulate_failure: set[str] = field(default_factory=set)
     started: bool = False
+    started_at: int = 0
+    ownership: dict[str, Ownership] = field(default_factory=dict)
+    """Ours: VIP ownership state per master name (`sentinel.core.ownership.Ownership`)."""
 
 
 @dataclass(slots=True)

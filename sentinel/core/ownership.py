@@ -1,0 +1,595 @@
+"""VIP ownership, the lease and self-fencing: who may hold the virtual IP (ours, sans-IO).
+
+For every master with `sentinel vip`, at the end of every step (`evaluate_all`):
+
+* **lease**: we heard from a majority of the sentinel set within T_lease. "Heard" means a reply
+  arrived on our own command link to that sentinel (`Peer.last_reply_time`: PING, VIP-STATUS,
+  anything); we count ourselves. The set is the known peers of the master plus us, or
+  `vip-sentinels` if that is larger (so a sentinel that has not discovered its peers yet has no
+  majority). The lease runs until the (majority-1)-th most recent peer reply + T_lease; we act
+  `lead` ms before that (lead = min(100, T_lease / 10)) so the release and the fence are in
+  place by then.
+* **entitled** = lease AND our local server (`vip-local-server`) is the master of the highest
+  config epoch we know (the master's current address).
+* **the address**: held while entitled. It is *added* only when, in addition, every known peer
+  is clear:
+    - it answered `SENTINEL VIP-STATUS` saying it does not hold the VIP and knows a config epoch
+      >= ours (it can never take it back for an older epoch: epochs only grow), or it has no VIP
+      configured for this master;
+    - or nothing was heard from it for T_lease + margin (its own lease has lapsed by then if it
+      was cut off from us and the majority, so it has released);
+    - or it is a stock sentinel (it answers VIP-STATUS with an error) and T_lease + margin
+      have passed since we became entitled (it cannot confirm anything: fall back to the wait).
+  Lost entitlement: the VIP is released at once (no lease, or another master).
+* **the fence**: while our local server may accept writes (our view says it is the master, or
+  it is a replica whose last INFO did not say `role:slave`) and we are not entitled, we keep
+  `CLIENT PAUSE <fence> WRITE` on it, renewed every fence / 4; `CLIENT UNPAUSE` lifts it. A pause
+  holds writes (the client waits) instead of failing them; what happens to them is decided by
+  how the fence ends: demotion (CLIENT KILL + SLAVEOF by the sentinels: they never run) or us
+  becoming entitled again (they run on the rightful master). If the sentinel dies while fencing,
+  the pause outlives it by up to `fence` ms: the safe direction (see docs/vip.md).
+* **startup**: until T_lease / 2 after Start, a missing lease (links still opening) changes
+  nothing: a VIP found on the interface stays and no fence is added, so restarting the sentinel
+  of a healthy master does not blink the VIP. Losing entitlement for another reason acts at once.
+
+Heartbeats: VIP-STATUS to every peer every T_lease / 4 (stock peers: PING), and every
+POLL_PERIOD to the peers we are waiting for. The runtime executes `VipAcquire` / `VipRelease` in
+order and answers `VipDone`; it feeds `VipObserved` with what the interface really carries right
+after Start and whenever a periodic check finds a difference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sentinel.core.actions import Level, VipAcquire, VipAnnounce, VipRelease
+from sentinel.core.config import VipSettings
+from sentinel.core.info import Role
+from sentinel.core.links import event, send, send_cmd, send_ping
+from sentinel.core.model import Ctx, Instance, Master, Peer, Purpose, Replica, World, new_replica
+from sentinel.core.replies import ErrorReply, Reply
+from sentinel.core.timers import MAX_PENDING_COMMANDS
+
+POLL_PERIOD = 20
+"""VIP-STATUS cadence to a peer whose release we are waiting for (ms)."""
+RETRY_DELAY = 1_000
+"""After a failed acquire or release, the next attempt waits this long (ms)."""
+DEFAULT_FENCE = 60_000
+"""CLIENT PAUSE duration of the fence when `vip-fence-ms` is not set (renewed every quarter)."""
+STATUS_COMMAND = "VIP-STATUS"
+
+
+class AddrState(StrEnum):
+    """Where the VIP is on this host, as far as the core knows."""
+
+    UNKNOWN = "unknown"
+    """Not observed yet (reported as held: never let a peer take it on a guess)."""
+    ABSENT = "absent"
+    ACQUIRING = "acquiring"
+    HELD = "held"
+    RELEASING = "releasing"
+
+
+@dataclass(slots=True)
+class PeerVip:
+    """What one peer told us about its VIP (its `SENTINEL VIP-STATUS` reply)."""
+
+    known: bool = False
+    """It answered VIP-STATUS at least once (one of ours)."""
+    stock: bool = False
+    """It answered VIP-STATUS with an unknown-command error (a stock sentinel)."""
+    unmanaged: bool = False
+    """One of ours without a VIP for this master: it never holds it."""
+    held: bool = True
+    epoch: int = 0
+    local: str = ""
+    reply_time: int | None = None
+    sent_at: int | None = None
+    outstanding: int = 0
+    link: int | None = None
+    """The link the outstanding requests went on (a new link forgets them)."""
+    silent: bool = False
+    """Nothing heard for T_lease: its next reply is a rejoin (re-announce our VIP)."""
+
+
+@dataclass(slots=True)
+class Ownership:
+    """The VIP state of one master on this host."""
+
+    vip: str
+    iface: str
+    started: int
+    addr: AddrState = AddrState.UNKNOWN
+    inflight: list[str] = field(default_factory=list)
+    """Operations asked of the runtime and not answered yet, in order."""
+    retry_at: int = 0
+    last_error: str = ""
+    changed_at: int = 0
+    lease: bool = False
+    lease_until: int | None = None
+    """None: no lease possible (too few sentinels heard); see `lease_forever`."""
+    lease_forever: bool = False
+    heard: int = 1
+    need: int = 1
+    total: int = 1
+    entitled: bool = False
+    entitled_since: int | None = None
+    waiting: tuple[str, ...] = ()
+    fence_want: bool | None = None
+    """True: fenced (or to be), False: lifted, None: unknown (just started)."""
+    fence_link: int | None = None
+    fence_sent: int | None = None
+    fence_error: str = ""
+    peers: dict[str, PeerVip] = field(default_factory=dict)
+
+    @property
+    def held(self) -> bool:
+        """What we tell peers: anything but a verified absence counts as held."""
+        return self.addr is not AddrState.ABSENT or bool(self.inflight)
+
+
+# --- settings --------------------------------------------------------------------------------
+
+
+def lease_ms(m: Master, cfg: VipSettings) -> int:
+    """T_lease: `vip-lease-ms`, default the master's down-after-milliseconds."""
+    return cfg.lease or m.down_after
+
+
+def margin_ms(m: Master, cfg: VipSettings) -> int:
+    """The extra wait past T_lease for a silent holder: `vip-lease-margin-ms`, default
+    max(500, T_lease / 10) (clock rate error, scheduling and the release itself)."""
+    return cfg.margin or max(500, lease_ms(m, cfg) // 10)
+
+
+def fence_ms(cfg: VipSettings) -> int:
+    """Duration of each CLIENT PAUSE of the fence."""
+    return cfg.fence or DEFAULT_FENCE
+
+
+def lead_ms(lease: int) -> int:
+    """How long before the lease runs out we release and fence."""
+    return min(100, lease // 10)
+
+
+def heartbeat_ms(lease: int) -> int:
+    """VIP-STATUS cadence to every peer."""
+    return max(10, lease // 4)
+
+
+def is_local(cfg: VipSettings, host: str, port: int) -> bool:
+    """Whether host:port is our local server."""
+    return port == cfg.local_port and host.lower() == cfg.local_host.lower()
+
+
+# --- events from the runtime -----------------------------------------------------------------
+
+
+def on_observed(w: World, ctx: Ctx, name: str, present: bool) -> None:
+    """The runtime read the interface: adopt what it carries (unless an operation is running)."""
+    o = w.ownership.get(name)
+    if o is None:
+        m = w.masters.get(name)
+        if m is None or m.settings.vip is None:
+            return
+        o = _ownership(w, ctx, m, m.settings.vip)
+    if o.inflight or o.addr in (AddrState.ACQUIRING, AddrState.RELEASING):
+        return
+    was = o.addr
+    now_state = AddrState.HELD if present else AddrState.ABSENT
+    if was is now_state:
+        return
+    o.addr, o.changed_at = now_state, ctx.now
+    m = w.masters.get(name)
+    if m is not None and was is not AddrState.UNKNOWN:
+        event(
+            w, ctx, Level.WARNING, "-vip-changed", m, m, f" vip {o.vip} dev {o.iface} found {now_state.value}"
+        )
+
+
+def on_done(w: World, ctx: Ctx, name: str, op: str, ok: bool, error: str) -> None:
+    """A VipAcquire / VipRelease finished."""
+    o = w.ownership.get(name)
+    if o is None:
+        return
+    if op in o.inflight:
+        o.inflight.remove(op)
+    m = w.masters.get(name)
+    if not ok:
+        o.last_error = f"{op}: {error}"
+        o.retry_at = ctx.now + RETRY_DELAY
+        if m is not None:
+            event(w, ctx, Level.WARNING, "-vip-error", m, m, f" {op} {error}")
+        if op == "acquire" and o.addr is AddrState.ACQUIRING:
+            _release(w, ctx, m, o, "acquire-failed")  # the address may be half there: make sure
+        elif op == "release" and not o.inflight:
+            o.addr, o.changed_at = AddrState.UNKNOWN, ctx.now  # maybe still there: held for peers
+        return
+    o.last_error = ""
+    if o.inflight:
+        return  # a later operation decides the state
+    if op == "acquire" and o.addr is AddrState.ACQUIRING:
+        o.addr, o.changed_at = AddrState.HELD, ctx.now
+        if m is not None:
+            event(w, ctx, Level.WARNING, "+vip-acquired", m, m, f" vip {o.vip} dev {o.iface}")
+    elif op == "release" and o.addr is AddrState.RELEASING:
+        o.addr, o.changed_at = AddrState.ABSENT, ctx.now
+        if m is not None:
+            event(w, ctx, Level.WARNING, "+vip-released", m, m, f" vip {o.vip} dev {o.iface}")
+        else:
+            del w.ownership[name]  # the master (or its VIP) is gone and so is the address
+
+
+def on_status_reply(w: World, ctx: Ctx, peer: Peer, m: Master, reply: Reply) -> None:
+    """A peer answered our SENTINEL VIP-STATUS."""
+    o = w.ownership.get(m.name)
+    if o is None or peer.runid is None:
+        return
+    v = o.peers.setdefault(peer.runid, PeerVip())
+    if v.outstanding > 0:
+        v.outstanding -= 1
+    v.reply_time = ctx.now
+    if isinstance(reply, ErrorReply):
+        text = reply.text.lower()
+        if "no vip" in text:
+            v.unmanaged, v.known, v.held = True, True, False
+        else:
+            v.stock = True  # unknown subcommand: a stock sentinel
+        return
+    fields = _pairs(reply)
+    if fields is None or "held" not in fields:
+        return
+    v.known, v.stock, v.unmanaged = True, False, False
+    v.held = fields.get("held") != "0"
+    try:
+        v.epoch = int(fields.get("config-epoch", "0"))
+    except ValueError:
+        v.epoch = 0
+    v.local = fields.get("local-server", "")
+
+
+def on_peer_reply(w: World, ctx: Ctx, peer: Peer, m: Master) -> None:
+    """Any reply from a peer: it is heard now; a rejoin after a silence re-announces our VIP."""
+    peer.last_reply_time = ctx.now
+    o = w.ownership.get(m.name)
+    if o is None or peer.runid is None:
+        return
+    v = o.peers.setdefault(peer.runid, PeerVip())
+    if v.silent:
+        v.silent = False
+        if o.addr is AddrState.HELD and m.settings.vip is not None:
+            ctx.emit(VipAnnounce(m.name, o.vip, o.iface))
+
+
+def on_fence_reply(w: World, ctx: Ctx, m: Master, reply: Reply) -> None:
+    """The local server answered CLIENT PAUSE / UNPAUSE."""
+    o = w.ownership.get(m.name)
+    if o is None:
+        return
+    if isinstance(reply, ErrorReply):
+        if o.fence_error != reply.text:
+            event(w, ctx, Level.WARNING, "-vip-fence-error", m, m, f" {reply.text}")
+        o.fence_error = reply.text
+    else:
+        o.fence_error = ""
+
+
+def _pairs(reply: Reply) -> dict[str, str] | None:
+    if not isinstance(reply, list) or len(reply) % 2:
+        return None
+    out: dict[str, str] = {}
+    for k, v in zip(reply[::2], reply[1::2], strict=True):
+        if isinstance(k, str) and isinstance(v, str):
+            out[k] = v
+    return out
+
+
+# --- the decision ----------------------------------------------------------------------------
+
+
+def _ownership(w: World, ctx: Ctx, m: Master, cfg: VipSettings) -> Ownership:
+    o = w.ownership.get(m.name)
+    if o is None:
+        o = Ownership(vip=cfg.address, iface=cfg.iface, started=w.started_at, changed_at=ctx.now)
+        w.ownership[m.name] = o
+    return o
+
+
+def evaluate_all(w: World, ctx: Ctx) -> None:
+    """Run the ownership rule for every master with a VIP (and release VIPs whose master went)."""
+    for name, o in list(w.ownership.items()):
+        m = w.masters.get(name)
+        if m is None or m.settings.vip is None:
+            if o.addr is AddrState.ABSENT and not o.inflight:
+                del w.ownership[name]
+            elif o.addr is not AddrState.RELEASING and ctx.now >= o.retry_at:
+                _release(w, ctx, m, o, "no-vip-configured")
+    for m in w.masters.values():
+        if m.settings.vip is not None:
+            evaluate(w, ctx, m, m.settings.vip)
+
+
+def lease_state(m: Master, cfg: VipSettings) -> tuple[int | None, bool, int, int, int]:
+    """(until, forever, heard, need, total): until when the lease holds, from peer replies."""
+    lease = lease_ms(m, cfg)
+    total = max(cfg.sentinels, len(m.peers) + 1)
+    need = total // 2 + 1
+    heard = sorted(
+        (p.last_reply_time for p in m.peers.values() if p.last_reply_time is not None), reverse=True
+    )
+    if need <= 1:
+        return None, True, 1 + len(heard), need, total
+    if len(heard) < need - 1:
+        return None, False, 1 + len(heard), need, total
+    return heard[need - 2] + lease, False, 1 + len(heard), need, total
+
+
+def evaluate(w: World, ctx: Ctx, m: Master, cfg: VipSettings) -> None:
+    """The ownership rule for one master (module docstring)."""
+    now = ctx.now
+    o = _ownership(w, ctx, m, cfg)
+    lease_len = lease_ms(m, cfg)
+    margin = margin_ms(m, cfg)
+    until, forever, heard, need, total = lease_state(m, cfg)
+    o.lease_until, o.lease_forever, o.heard, o.need, o.total = until, forever, heard, need, total
+    lease = forever or (until is not None and now < until - lead_ms(lease_len))
+    if lease != o.lease:
+        o.lease = lease
+        if lease:
+            event(w, ctx, Level.NOTICE, "+vip-lease", m, m, f" heard {heard}/{total}")
+            if o.addr is AddrState.HELD:
+                ctx.emit(VipAnnounce(m.name, o.vip, o.iface))
+        elif now >= o.started + lease_len // 2:
+            event(w, ctx, Level.WARNING, "-vip-lease", m, m, f" heard {heard}/{total} need {need}")
+    startup = not lease and now < o.started + lease_len // 2
+    local_is_master = is_local(cfg, m.host, m.port)
+    entitled = lease and local_is_master
+    if entitled != o.entitled:
+        o.entitled = entitled
+        o.entitled_since = now if entitled else None
+    for p in m.peers.values():
+        if p.runid is None:
+            continue
+        v = o.peers.setdefault(p.runid, PeerVip())
+        last = p.last_reply_time
+        if last is not None and now - last > lease_len:
+            v.silent = True
+    waiting = _waiting(o, m, now, lease_len + margin) if entitled else ()
+    if waiting != o.waiting:
+        o.waiting = waiting
+        if waiting and o.addr is not AddrState.HELD:
+            event(w, ctx, Level.NOTICE, "+vip-wait", m, m, " for " + ",".join(r[:8] for r in waiting))
+    _heartbeats(w, ctx, m, o, lease_len, set(waiting))
+    _address(w, ctx, m, o, entitled, startup, local_is_master)
+    _fence(w, ctx, m, cfg, o, entitled, startup, local_is_master)
+
+
+def _waiting(o: Ownership, m: Master, now: int, silence: int) -> tuple[str, ...]:
+    """Peers that are not clear (see the module docstring), by runid."""
+    out = []
+    for p in m.peers.values():
+        if p.runid is None:
+            continue
+        v = o.peers.get(p.runid)
+        if v is not None:
+            if v.unmanaged or (v.known and not v.held and v.epoch >= m.config_epoch):
+                continue
+            if v.stock and o.entitled_since is not None and now >= o.entitled_since + silence:
+                continue
+        heard = max(p.last_reply_time or 0, p.last_avail_time)  # never heard: since it was added
+        if now >= heard + silence:
+            continue
+        out.append(p.runid)
+    return tuple(sorted(out))
+
+
+def _heartbeats(w: World, ctx: Ctx, m: Master, o: Ownership, lease: int, waiting: set[str]) -> None:
+    """VIP-STATUS to each peer every heartbeat (POLL_PERIOD while waiting for it); PING to stock."""
+    now = ctx.now
+    hb = heartbeat_ms(lease)
+    for p in m.peers.values():
+        if p.runid is None or not p.cc.up or p.cc.pending >= MAX_PENDING_COMMANDS:
+            continue
+        v = o.peers.setdefault(p.runid, PeerVip())
+        if v.link != p.cc.id:
+            v.link, v.outstanding, v.sent_at = p.cc.id, 0, None
+        if v.stock:
+            last = max(p.last_reply_time or 0, p.last_ping_time or 0)
+            if now - last >= hb:
+                send_ping(w, ctx, p, m)
+            continue
+        period = POLL_PERIOD if p.runid in waiting else hb
+        if v.sent_at is not None and now - v.sent_at < period:
+            continue
+        if v.outstanding > 0 and v.sent_at is not None and now - v.sent_at < lease:
+            continue  # one at a time; a silent link is the watchdog's business
+        if send(w, ctx, p, Purpose.VIP_STATUS, ("SENTINEL", STATUS_COMMAND, m.name)) is not None:
+            v.sent_at = now
+            v.outstanding += 1
+
+
+def _release(w: World, ctx: Ctx, m: Master | None, o: Ownership, why: str) -> None:
+    o.inflight.append("release")
+    o.addr, o.changed_at = AddrState.RELEASING, ctx.now
+    ctx.emit(VipRelease(m.name if m is not None else _name_of(w, o), o.vip, o.iface))
+    if m is not None:
+        event(w, ctx, Level.NOTICE, "+vip-release", m, m, f" vip {o.vip} dev {o.iface} reason {why}")
+
+
+def _name_of(w: World, o: Ownership) -> str:
+    return next(n for n, x in w.ownership.items() if x is o)
+
+
+def _address(
+    w: World, ctx: Ctx, m: Master, o: Ownership, entitled: bool, startup: bool, local_is_master: bool
+) -> None:
+    now = ctx.now
+    if not entitled:
+        if startup and local_is_master:
+            return  # links still opening: keep what we found
+        if o.addr is AddrState.ACQUIRING or (
+            o.addr in (AddrState.HELD, AddrState.UNKNOWN) and not o.inflight and now >= o.retry_at
+        ):
+            _release(w, ctx, m, o, "no-lease" if local_is_master else "not-master")
+        return
+    if (
+        o.addr in (AddrState.ABSENT, AddrState.UNKNOWN)
+        and not o.inflight
+        and not o.waiting
+        and now >= o.retry_at
+    ):
+        o.inflight.append("acquire")
+        o.addr, o.changed_at = AddrState.ACQUIRING, now
+        event(
+            w, ctx, Level.NOTICE, "+vip-acquire", m, m, f" vip {o.vip} dev {o.iface} epoch {m.config_epoch}"
+        )
+        ctx.emit(VipAcquire(m.name, o.vip, o.iface))
+
+
+def local_instance(w: World, ctx: Ctx, m: Master, cfg: VipSettings, local_is_master: bool) -> Instance:
+    """Our local server: the master, or a replica (added if the master did not list it yet, so
+    there is a link to fence it on)."""
+    if local_is_master:
+        return m
+    r = m.replica_at(cfg.local_host, cfg.local_port)
+    if r is None:
+        r = new_replica(m, cfg.local_host, cfg.local_port, ctx.now)
+        m.replicas[r.name] = r
+        event(w, ctx, Level.NOTICE, "+slave", r, m)
+        ctx.persist()
+    return r
+
+
+def _fence(
+    w: World,
+    ctx: Ctx,
+    m: Master,
+    cfg: VipSettings,
+    o: Ownership,
+    entitled: bool,
+    startup: bool,
+    local_is_master: bool,
+) -> None:
+    now = ctx.now
+    li = local_instance(w, ctx, m, cfg, local_is_master)
+    for inst in (m, *m.replicas.values()):
+        if inst is not li:
+            inst.fenced = False
+    replica_says_so = (
+        isinstance(li, Replica) and li.info_refresh is not None and li.role_reported is Role.SLAVE
+    )
+    want = not entitled and not replica_says_so
+    li.fenced = o.fence_want is not False  # no PUBLISH to it until a lift was actually sent
+    if startup and local_is_master:
+        return  # no lease yet because links are opening: change nothing (a fence stays)
+    if not li.cc.up or li.cc.id is None:
+        if want and o.fence_want is not True:
+            o.fence_want = True
+            o.fence_link = None
+            event(w, ctx, Level.WARNING, "+vip-fence", li, m, " pending (no link)")
+        li.fenced = o.fence_want is not False
+        return
+    duration = fence_ms(cfg)
+    if want:
+        due = (
+            o.fence_want is not True
+            or o.fence_link != li.cc.id
+            or o.fence_sent is None
+            or now - o.fence_sent >= duration // 4
+        )
+        if (
+            due
+            and send_cmd(w, ctx, li, m, Purpose.FENCE, "CLIENT", "PAUSE", str(duration), "WRITE") is not None
+        ):
+            if o.fence_want is not True:
+                event(w, ctx, Level.WARNING, "+vip-fence", li, m, f" pause {duration}")
+            o.fence_want, o.fence_link, o.fence_sent = True, li.cc.id, now
+    elif (
+        o.fence_want is not False and send_cmd(w, ctx, li, m, Purpose.FENCE, "CLIENT", "UNPAUSE") is not None
+    ):
+        if o.fence_want is True:
+            event(w, ctx, Level.NOTICE, "-vip-fence", li, m)
+        o.fence_want, o.fence_link, o.fence_sent = False, li.cc.id, now
+    li.fenced = o.fence_want is not False
+
+
+# --- timing and views ------------------------------------------------------------------------
+
+
+def next_deadline(w: World, now: int) -> int | None:
+    """The earliest time the rule wants a step (lease end, polls, renewals), or None."""
+    best: int | None = None
+
+    def at(t: int) -> None:
+        nonlocal best
+        best = t if best is None or t < best else best
+
+    for name, o in w.ownership.items():
+        m = w.masters.get(name)
+        if m is None or m.settings.vip is None:
+            if o.retry_at > now:
+                at(o.retry_at)
+            continue
+        cfg = m.settings.vip
+        lease = lease_ms(m, cfg)
+        if o.lease and o.lease_until is not None:
+            at(o.lease_until - lead_ms(lease))
+        if not o.lease and now < o.started + lease // 2:
+            at(o.started + lease // 2)
+        if o.retry_at > now:
+            at(o.retry_at)
+        if o.fence_want and o.fence_sent is not None:
+            at(o.fence_sent + fence_ms(cfg) // 4)
+        hb = heartbeat_ms(lease)
+        for runid, v in o.peers.items():
+            if v.sent_at is not None:
+                at(v.sent_at + (POLL_PERIOD if runid in o.waiting else hb))
+        if o.entitled and o.entitled_since is not None and o.waiting:
+            at(o.entitled_since + lease + margin_ms(m, cfg))
+            for p in m.peers.values():
+                if p.runid in o.waiting:
+                    heard = max(p.last_reply_time or 0, p.last_avail_time)
+                    at(heard + lease + margin_ms(m, cfg))
+    return best
+
+
+def vip_status(w: World, name: str, now: int) -> list[tuple[str, Reply]] | ErrorReply:
+    """`SENTINEL VIP-STATUS <name>`: what peers need (held, config-epoch, local-server) and what
+    an operator wants to see. Pairs of bulk strings, like SENTINEL MASTER."""
+    m = w.masters.get(name)
+    if m is None:
+        return ErrorReply("ERR No such master with that name")
+    cfg = m.settings.vip
+    o = w.ownership.get(name)
+    if cfg is None or o is None:
+        return ErrorReply("ERR No VIP configured for this master")
+    if o.lease_forever:
+        remaining = -1
+    elif o.lease and o.lease_until is not None:
+        remaining = max(0, o.lease_until - lead_ms(lease_ms(m, cfg)) - now)
+    else:
+        remaining = 0
+    return [
+        ("name", m.name),
+        ("vip", cfg.address),
+        ("interface", cfg.iface),
+        ("local-server", f"{cfg.local_host}:{cfg.local_port}"),
+        ("held", "1" if o.held else "0"),
+        ("state", o.addr.value),
+        ("config-epoch", str(m.config_epoch)),
+        ("master", f"{m.host}:{m.port}"),
+        ("entitled", "1" if o.entitled else "0"),
+        ("lease", "1" if o.lease else "0"),
+        ("lease-remaining-ms", str(remaining)),
+        ("lease-ms", str(lease_ms(m, cfg))),
+        ("lease-margin-ms", str(margin_ms(m, cfg))),
+        ("sentinels-heard", f"{o.heard}/{o.total}"),
+        ("sentinels-needed", str(o.need)),
+        ("waiting-for", ",".join(o.waiting)),
+        ("fence", {True: "on", False: "off", None: "unknown"}[o.fence_want]),
+        ("fence-ms", str(fence_ms(cfg))),
+        ("fence-error", o.fence_error),
+        ("last-error", o.last_error),
+        ("state-age-ms", str(max(0, now - o.changed_at))),
+    ]
