@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from sentinel.supervisor.policy import MasterView
 
@@ -59,7 +61,7 @@ def _client(t: SentinelTarget, timeout: float) -> redis.Redis:
         socket_connect_timeout=timeout,
         decode_responses=True,
         protocol=2,
-        retry_on_timeout=False,
+        retry=Retry(NoBackoff(), 0),  # one attempt: the caller bounds the whole query
     )
 
 
