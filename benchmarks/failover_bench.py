@@ -1,6 +1,6 @@
 """Failover time, our sentinel vs stock redis-sentinel, measured the way a client sees it.
 
-    .venv/bin/python benchmarks/failover_bench.py [--trials 20] [--down-after 500,1000]
+    .venv/bin/python benchmarks/failover_bench.py [--trials 20] [--down-after 500,1000] [--snapshot HEAD]
         [--sentinels ours,stock] [--servers ours[,stock]] [--quiet 5] [--quick] [--logs DIR]
 
 Each trial builds a fresh cluster (tests/sentinel/cluster_harness.py): a master and 2 replicas,
@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,6 +42,8 @@ from tests.sentinel.cluster_harness import (
     our_sentinel_available,
     wait_until,
 )
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -129,6 +133,24 @@ def run_trial(
     return tr
 
 
+def use_snapshot(rev: str, into: Path) -> str:
+    """Extract `git archive rev` into `into` and make every child process import from it.
+
+    The work tree may be edited while a long run goes on (it is shared); a snapshot keeps every
+    trial on the same code. The servers and sentinels are started with `python -m`, so a
+    PYTHONPATH entry takes precedence over the editable install.
+    """
+    sha = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", rev], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", sha], check=True, capture_output=True).stdout
+    into.mkdir(parents=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    old = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = str(into) + (os.pathsep + old if old else "")
+    return f"commit {sha} (a snapshot)"
+
+
 def fmt_s(x: float | None) -> str:
     return "-" if x is None else f"{x:.3f} s"
 
@@ -213,6 +235,12 @@ def main() -> int:
         "--logs", type=Path, default=None, help="write event logs and sentinel logs of failed trials here"
     )
     ap.add_argument("--keep-all-logs", action="store_true")
+    ap.add_argument(
+        "--snapshot",
+        metavar="REV",
+        default=None,
+        help="run servers and sentinels from `git archive REV` (e.g. HEAD), not the live work tree",
+    )
     ap.add_argument("--json", type=Path, default=None, help="write every trial's result here")
     args = ap.parse_args()
     trials_n = 3 if args.quick else args.trials
@@ -225,6 +253,10 @@ def main() -> int:
     trials: list[Trial] = []
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="failover-bench-") as tmp:
+        code = "the work tree"
+        if args.snapshot:
+            code = use_snapshot(args.snapshot, Path(tmp) / "snapshot")
+        print(f"servers and sentinels run from {code}", file=sys.stderr, flush=True)
         n = 0
         for i in range(trials_n):
             for da in down_afters:
@@ -244,6 +276,7 @@ def main() -> int:
                         )
     if args.json is not None:
         args.json.write_text(json.dumps([asdict(t) for t in trials], indent=1))
+    print(f"\nCode: {code}.")
     print(
         f"\nFailover through redis-py's Sentinel client: kill -9 of the master -> first write acknowledged "
         f"by the new master ({trials_n} trials each, 3 sentinels, quorum 2, 2 replicas, "
