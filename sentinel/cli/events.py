@@ -52,6 +52,7 @@ def _mentions(payload: str, master: str) -> bool:
 
 def _follow(src: Sources, ep: Endpoint, out: queue.Queue[Event], stop: threading.Event) -> None:
     connected = False
+    lost_reported = False
     while not stop.is_set():
         c = sentinel_client(src, ep)
         ps = c.pubsub(ignore_subscribe_messages=True)
@@ -60,13 +61,14 @@ def _follow(src: Sources, ep: Endpoint, out: queue.Queue[Event], stop: threading
             while not stop.is_set():
                 msg = ps.get_message(timeout=0.2)
                 if not connected and ps.subscribed:
-                    connected = True
+                    connected, lost_reported = True, False
                     out.put(Event(time.time(), str(ep), "#connected", "following every event"))
                 if msg is not None and msg.get("type") == "pmessage":
                     out.put(Event(time.time(), str(ep), str(msg["channel"]), str(msg["data"])))
         except (redis.RedisError, OSError) as e:
-            if connected or not stop.is_set():
-                out.put(Event(time.time(), str(ep), "#lost", explain(e, "sentinel", ep, src.timeout)))
+            if not stop.is_set() and not lost_reported:  # once per loss, not once per retry
+                out.put(Event(time.time(), str(ep), "#lost", explain(e, "sentinel", ep, src.timeout) + "; retrying"))
+                lost_reported = True
             connected = False
             stop.wait(1.0)
         finally:
@@ -86,10 +88,7 @@ def follow(
     Returns how many sentinel events were shown.
     """
     sv = survey(src)
-    targets = [s.ep for s in sv.reachable] or [s.ep for s in sv.sentinels]
-    for s in sv.sentinels:
-        if not s.reachable:
-            emit(Event(time.time(), str(s.ep), "#lost", s.error or "unreachable"))
+    targets = [s.ep for s in sv.sentinels]  # unreachable ones too: they are retried
     q: queue.Queue[Event] = queue.Queue()
     stop = threading.Event()
     threads = [threading.Thread(target=_follow, args=(src, ep, q, stop), daemon=True) for ep in targets]

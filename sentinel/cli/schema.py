@@ -119,7 +119,7 @@ STATUS_SCHEMA: dict[str, Any] = _obj(
                                 "offset": _OINT,
                                 "lag_bytes": _OINT,
                                 "lag_seconds": _OINT,
-                                "link": {"enum": ["up", "down", "connecting", "sync"]},
+                                "link": {"enum": ["up", "down", "unknown"]},
                                 "priority": _OINT,
                                 "flags": _STRS,
                             }

@@ -209,10 +209,10 @@ def _master_doc(
             offset = _int(line.get("offset"))
         lag_bytes = master_offset - offset if master_offset is not None and offset is not None else None
         role = info.get("role") if node.error is None else sview.get("role-reported")
-        link = (
-            info.get("master_link_status", "down") if node.error is None and role == "slave"
-            else ("up" if sview.get("master-link-status") == "ok" else "down") if sview else "down"
-        )
+        if node.error is not None:
+            link = "unknown"  # what the sentinels last saw may be stale: the node does not answer us
+        else:
+            link = info.get("master_link_status", "down") if role == "slave" else "down"
         doc = {
             "address": str(ep),
             "reachable": node.error is None,
