@@ -142,6 +142,16 @@ def _render_master(m: dict[str, Any], console: Console) -> None:
             line.append(f" (held by {vip['holder']})")
         for o in vip["observations"]:
             line.append(f"\n            {o['method']}: {o['result']}", style="dim")
+    for c in vip.get("claims", []):
+        lease = "lease" if c["lease"] else "NO lease"
+        if c["lease_remaining_ms"] is not None and c["lease_remaining_ms"] >= 0 and c["lease"]:
+            lease += f" {c['lease_remaining_ms'] / 1000:.1f} s"
+        held = Text("held" if c["held"] else (c["state"] or "?"), style="green" if c["held"] else "")
+        line.append(f"\n            {c['sentinel']} says its host ({c['local_server']}): ")
+        line.append(held)
+        line.append(f", {lease}" + (", FENCING" if c["fence"] == "on" else ""))
+        if c["error"]:
+            line.append(f", {c['error']}", style="red")
     console.print(line)
     last = m["last_failover"]
     line = Text("  failover  ", style="bold")

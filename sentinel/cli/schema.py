@@ -136,6 +136,22 @@ STATUS_SCHEMA: dict[str, Any] = _obj(
                             "state": {"enum": ["master", "local", "wrong", "unreachable", "unknown"]},
                             "holder": _OSTR,
                             "reason": _OSTR,
+                            "source": _OSTR,
+                            "claims": {
+                                "type": "array",
+                                "items": _obj(
+                                    {
+                                        "sentinel": _STR,
+                                        "local_server": _OSTR,
+                                        "held": _BOOL,
+                                        "state": _OSTR,
+                                        "lease": _BOOL,
+                                        "lease_remaining_ms": _OINT,
+                                        "fence": _OSTR,
+                                        "error": _OSTR,
+                                    }
+                                ),
+                            },
                             "observations": {
                                 "type": "array",
                                 "items": {

@@ -70,6 +70,22 @@ def _consensus(views: list[tuple[SentinelView, MasterView]]) -> tuple[Endpoint |
     return addr, epoch, len(beliefs) == 1
 
 
+def _claim(s: SentinelView, mv: MasterView) -> dict[str, Any]:
+    """One sentinel's own account of the VIP on its host (SENTINEL VIP-STATUS)."""
+    v = mv.vip or {}
+    return {
+        "sentinel": str(s.ep),
+        "vip": v.get("vip", "").split("/")[0] or None,
+        "local_server": v.get("local-server") or None,
+        "held": v.get("held") == "1",
+        "state": v.get("state") or None,
+        "lease": v.get("lease") == "1",
+        "lease_remaining_ms": _int(v.get("lease-remaining-ms")),
+        "fence": v.get("fence") or None,
+        "error": v.get("last-error") or v.get("fence-error") or None,
+    }
+
+
 def _sentinel_doc(s: SentinelView) -> dict[str, Any]:
     return {
         "address": str(s.ep),
@@ -247,11 +263,27 @@ def _master_doc(
     instances += [
         Instance(ep, nodes[ep].info.get("run_id", ""), nodes[ep].info.get("role") or "?") for ep in node_addrs if ep != addr
     ]
-    vip_doc = observe(vip[0], vip[1], src, name, addr.port if addr else None, instances)
+    claims = [_claim(s, mv) for s, mv in views if mv.vip is not None]
+    vip_addr, vip_why = vip
+    if vip_addr is None and claims:
+        vip_addr, vip_why = claims[0]["vip"], "the sentinels (SENTINEL VIP-STATUS)"
+    vip_doc = observe(vip_addr, vip_why, src, name, addr.port if addr else None, instances)
+    vip_doc["source"] = vip_why if vip_addr is not None else None
+    vip_doc["claims"] = [{k: v for k, v in c.items() if k != "vip"} for c in claims]
     if vip_doc["state"] == "wrong":
         problem("degraded", vip_doc["reason"])
     elif vip_doc["state"] == "unreachable":
         problem("down", f"VIP {vip_doc['address']}: nothing answers")
+    holders = [c for c in claims if c["held"]]
+    if len(holders) > 1:
+        problem("degraded", "the VIP is held on several hosts: " + ", ".join(c["local_server"] or "?" for c in holders))
+    elif claims and not holders:
+        problem("degraded", "no sentinel's host holds the VIP")
+    elif holders and addr is not None and holders[0]["local_server"] not in (None, str(addr)):
+        problem("degraded", f"the VIP is held by the host of {holders[0]['local_server']}, not the master's")
+    for c in claims:
+        if c["fence"] == "on":
+            problem("degraded", f"{c['sentinel']} fences its server {c['local_server']} (writes paused: no lease)")
     return {
         "name": name,
         "address": str(addr) if addr else None,

@@ -34,6 +34,10 @@ class MasterView:
     quorum_ok: bool | None = None
     quorum_text: str = ""
     error: str | None = None
+    vip: dict[str, str] | None = None
+    """Its `SENTINEL VIP-STATUS` (ours, with a VIP configured for this master)."""
+    vip_error: str | None = None
+    """Why there is no VIP-STATUS: none configured there, or a stock sentinel."""
 
     @property
     def address(self) -> Endpoint | None:
@@ -152,6 +156,12 @@ def probe(src: Sources, ep: Endpoint) -> SentinelView:
                 q = raw_command(c, "SENTINEL", "CKQUORUM", name)
                 mv.quorum_ok = not isinstance(q, Exception)
                 mv.quorum_text = str(q)
+                vs = raw_command(c, "SENTINEL", "VIP-STATUS", name)
+                if isinstance(vs, Exception):
+                    text = str(vs)
+                    mv.vip_error = "stock sentinel (no VIP-STATUS)" if "unknown subcommand" in text.lower() else text
+                else:
+                    mv.vip = pairs_to_dict(vs)
             except (redis.ResponseError, redis.ConnectionError, redis.TimeoutError) as e:
                 mv.error = explain(e, "sentinel", ep, src.timeout)
             v.masters[name] = mv

@@ -12,8 +12,8 @@ import pytest
 from sentinel.cli.client import CliError, Endpoint, Settings, resolve_sources
 from sentinel.cli.schema import STATUS_SCHEMA, validate
 from sentinel.cli.vip import arp_table, vip_address
-from sentinel.runtime.metrics import metrics_address, script_result
 from sentinel.core.config import parse_config
+from sentinel.runtime.metrics import metrics_address, script_result
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 
