@@ -552,7 +552,13 @@ class Writer(threading.Thread):
         self.sentinel = Sentinel(
             list(sentinels),
             socket_timeout=socket_timeout,
-            sentinel_kwargs={"socket_timeout": socket_timeout, "socket_connect_timeout": socket_timeout},
+            # No retries inside redis-py: its default (10 attempts, exponential backoff up to 1 s)
+            # makes a dead sentinel at the head of the list cost seconds per discovery.
+            sentinel_kwargs={
+                "socket_timeout": socket_timeout,
+                "socket_connect_timeout": socket_timeout,
+                "retry": Retry(NoBackoff(), 0),
+            },
         )
         self.client = self.sentinel.master_for(
             MASTER_NAME,
