@@ -20,7 +20,8 @@ What it decides:
   master, whose replicas the sentinels know, is never started as master with an empty dataset:
   that would make every replica resync to nothing. It is held back, the sentinels get a hint
   that the master is down, and it starts as a replica of the master they elect.
-* **systemd**: READY=1 once the sentinel is up and the server is up or deliberately held,
+* **systemd**: READY=1 once the sentinel is up and the server is up or held by the empty-master
+  rule,
   WATCHDOG=1 every watchdog interval while this loop runs, STATUS= whenever the summary
   changes, STOPPING=1 when the shutdown begins.
 """
@@ -476,6 +477,8 @@ class ChildState:
     role: Role | None = None
     token: int = 0
     hold_reason: str = ""
+    hold_deliberate: bool = False
+    """Held by the empty-master rule (not just waiting for the local sentinel's first answer)."""
     retry_at: float = 0.0
     holds: int = 0
 
@@ -554,10 +557,10 @@ class SupervisorPolicy:
                     if c.kill_at is not None and not c.kill_sent:
                         ds.append(c.kill_at)
                     continue
-                if not c.probing:
-                    ds.append(c.next_probe_at)
                 if not c.kill_sent:
                     ds.append(self._health_deadline(c))
+                    if not c.probing:
+                        ds.append(c.next_probe_at)
             elif c.phase is Phase.BACKOFF:
                 ds.append(c.restart_at)
             elif c.phase is Phase.HELD:
@@ -708,6 +711,7 @@ class SupervisorPolicy:
             c.holds += 1
             c.phase = Phase.HELD
             c.hold_reason = d.why
+            c.hold_deliberate = not routine
             c.retry_at = now + self.restart.hold_retry
             fields: dict[str, Any] = {"why": d.why, "view": ev.view.describe(), "attempt": c.holds}
             level = ("info" if routine else "warning") if first else "debug"
@@ -856,7 +860,7 @@ class SupervisorPolicy:
             return
         s = self.children[Child.SENTINEL]
         v = self.children[Child.SERVER]
-        if s.phase is Phase.UP and v.phase in (Phase.UP, Phase.HELD):
+        if s.phase is Phase.UP and (v.phase is Phase.UP or (v.phase is Phase.HELD and v.hold_deliberate)):
             self.ready_sent = True
             acts.append(Log("info", "ready", {"server": self._describe(v), "sentinel": self._describe(s)}))
             acts.append(NotifyReady())

@@ -77,7 +77,7 @@ class FakeSentinel:
         self.view_path = view_path
         self.record_path = record
         self.mute = mute
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # a signal handler may interrupt another one holding it
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", port))
