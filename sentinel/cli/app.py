@@ -6,6 +6,7 @@ import typer
 
 from sentinel import __version__
 from sentinel.cli.commands import register as register_operator_commands
+from sentinel.lab.cli import lab_app
 from server import REDIS_VERSION
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="High availability for a Redis-protocol service.")
@@ -40,6 +41,7 @@ def supervise(
 
 
 register_operator_commands(app)  # status, switchover, failover, pause, resume, events, check
+app.add_typer(lab_app, name="lab")  # lab up | down | status | exec (sentinel/lab/, docs/lab.md)
 
 
 @app.callback()

@@ -1,0 +1,1 @@
+"""A three-host lab in network namespaces (`hasentinel lab`, docs/lab.md)."""

@@ -1,0 +1,433 @@
+"""`hasentinel lab`: three supervised hosts and a client in network namespaces (root only).
+
+    hslab-br       br0 (bridge)
+    hslab-host1    eth0 10.251.0.1/24   `hasentinel supervise` (initial master, VIP 10.251.0.100)
+    hslab-host2    eth0 10.251.0.2/24   `hasentinel supervise`
+    hslab-host3    eth0 10.251.0.3/24   `hasentinel supervise`
+    hslab-client   eth0 10.251.0.10/24
+
+Configs are systemd/examples with the lab's addresses and paths (under /run/hasentinel-lab/).
+The state file /run/hasentinel-lab/state.json records the namespaces (before creating them)
+and the supervisors' PIDs with their start times; `down` (and `up`, first) kills only those
+PIDs that still match, then whatever runs inside the recorded namespaces, then deletes them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from ipaddress import IPv4Interface, IPv4Network
+from pathlib import Path
+from typing import Any
+
+from sentinel.lab.netns import Segment, delete_netns, ip, list_netns
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "systemd" / "examples"
+STATE_DIR = Path("/run/hasentinel-lab")
+PREFIX = "hslab-"
+SUBNET = IPv4Network("10.251.0.0/24")
+HOSTS = ("host1", "host2", "host3")
+CLIENT = "client"
+CLIENT_LAST = 10
+VIP = IPv4Interface("10.251.0.100/24")
+MASTER = "mymaster"
+SERVER_PORT = 6379
+SENTINEL_PORT = 26379
+STOP_WAIT = 20.0
+
+
+class LabError(Exception):
+    """A failure to report to the operator (exit status in `code`)."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def bin_dir() -> Path:
+    """The venv's bin directory (where `hasentinel` and `hasentinel-vip-reconfig` live)."""
+    return Path(sys.executable).parent
+
+
+def host_addr(host: str) -> str:
+    """host1 -> 10.251.0.1."""
+    return str(SUBNET.network_address + HOSTS.index(host) + 1)
+
+
+def ns_name(role: str) -> str:
+    """The namespace of `role` (host1..3, client, br)."""
+    return f"{PREFIX}{role}"
+
+
+def require_root() -> None:
+    """Raise a clear LabError unless we can build namespaces."""
+    if not sys.platform.startswith("linux"):
+        raise LabError("hasentinel lab needs Linux network namespaces", 2)
+    if os.geteuid() != 0:
+        raise LabError(
+            "hasentinel lab needs root: it creates network namespaces (`ip netns`), a bridge and "
+            "veth pairs, and runs the supervisors inside them (CAP_SYS_ADMIN, CAP_NET_ADMIN, "
+            "CAP_NET_RAW). Run it as root, e.g. `sudo hasentinel lab up`.",
+            2,
+        )
+    if shutil.which("ip") is None:
+        raise LabError("hasentinel lab needs iproute2's `ip` command", 2)
+
+
+# -- configs ------------------------------------------------------------------------------------
+
+
+def render_example(text: str, host_dir: Path) -> str:
+    """An example config with the lab's addresses and paths."""
+    out = text.replace("10.0.0.", f"{'.'.join(str(SUBNET.network_address).split('.')[:3])}.")
+    out = out.replace("/etc/hasentinel/", f"{host_dir}/etc/")
+    out = out.replace("/var/lib/hasentinel/", f"{host_dir}/")
+    out = out.replace("/opt/hasentinel/.venv/bin/hasentinel-vip-reconfig", str(reconfig_script()))
+    return out.replace("/opt/hasentinel/.venv/bin/", f"{bin_dir()}/")
+
+
+def add_vip_bind(server_conf: str) -> str:
+    """The example binds only the host's address, so clients could not reach the server at the
+    VIP: add the VIP to `bind` (the lab sets net.ipv4.ip_nonlocal_bind=1 in each host namespace,
+    so hosts not holding it can bind it too)."""
+    lines = server_conf.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("bind ") and str(VIP.ip) not in line.split():
+            lines[i] = f"{line} {VIP.ip}"
+    return "\n".join(lines) + "\n"
+
+
+def reconfig_script() -> Path:
+    """The installed `hasentinel-vip-reconfig`, else the repository's scripts/vip-reconfig."""
+    installed = bin_dir() / "hasentinel-vip-reconfig"
+    return installed if installed.exists() else REPO / "scripts" / "vip-reconfig"
+
+
+def write_configs(root: Path) -> dict[str, Path]:
+    """Write host.toml, server.conf, sentinel.conf and vip.conf per host; returns host -> host.toml."""
+    out: dict[str, Path] = {}
+    vip_text = (EXAMPLES / "vip.conf").read_text()
+    for host in HOSTS:
+        d = root / host
+        for sub in ("etc", "data", "sentinel"):
+            (d / sub).mkdir(parents=True, exist_ok=True)
+        for name in ("host.toml", "server.conf", "sentinel.conf"):
+            text = render_example((EXAMPLES / host / name).read_text(), d)
+            if name == "server.conf":
+                text = add_vip_bind(text)
+            (d / "etc" / name).write_text(text)
+        (d / "etc" / "vip.conf").write_text(render_example(vip_text, d))
+        out[host] = d / "etc" / "host.toml"
+    return out
+
+
+# -- state file and processes -------------------------------------------------------------------
+
+
+def proc_start(pid: int) -> int | None:
+    """The process's start time (clock ticks since boot, /proc/PID/stat field 22), None if gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return int(fields[19])
+
+
+@dataclass
+class Proc:
+    """A process the lab started."""
+
+    host: str
+    pid: int
+    start: int
+
+    def matches(self) -> bool:
+        """Still the same process (same PID and start time)."""
+        return proc_start(self.pid) == self.start
+
+
+@dataclass
+class State:
+    """What a lab created; saved after every step so a crashed lab can be cleaned."""
+
+    namespaces: list[str]
+    procs: list[Proc]
+
+    @classmethod
+    def load(cls, path: Path) -> State | None:
+        try:
+            data: dict[str, Any] = json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as e:
+            raise LabError(f"unreadable lab state {path}: {e}") from e
+        return cls(
+            [str(n) for n in data.get("namespaces", [])],
+            [Proc(str(p["host"]), int(p["pid"]), int(p["start"])) for p in data.get("procs", [])],
+        )
+
+    def save(self, path: Path) -> None:
+        data = {"namespaces": self.namespaces, "procs": [p.__dict__ for p in self.procs]}
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=1))
+        os.replace(tmp, path)
+
+
+@contextmanager
+def locked(state_dir: Path) -> Iterator[None]:
+    """One lab command at a time (flock, bounded wait)."""
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(state_dir / "lock", "w") as f:
+        for _ in range(300):
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                time.sleep(0.1)
+        else:
+            raise LabError(f"another `hasentinel lab` command holds {state_dir / 'lock'}")
+        yield
+
+
+def _signal(p: Proc, sig: int) -> None:
+    if p.matches():
+        try:
+            os.kill(p.pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def cleanup(state_dir: Path = STATE_DIR, say: Any = print) -> bool:
+    """Stop and remove what the state file records; True if there was anything."""
+    path = state_dir / "state.json"
+    st = State.load(path)
+    if st is None:
+        return False
+    live = [p for p in st.procs if p.matches()]
+    for p in live:
+        _signal(p, signal.SIGTERM)  # the supervisor stops its sentinel, then its server
+    deadline = time.monotonic() + STOP_WAIT
+    for _ in range(int(STOP_WAIT / 0.1) + 1):
+        if not any(p.matches() for p in live) or time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
+    for p in live:
+        _signal(p, signal.SIGKILL)
+    existing = set(list_netns())
+    for ns in reversed(st.namespaces):
+        if ns in existing:
+            delete_netns(ns, PREFIX)  # kills, by PID, what still runs inside our namespace
+    left = [ns for ns in st.namespaces if ns in set(list_netns())]
+    if left:
+        raise LabError(f"could not delete namespaces: {', '.join(left)}")
+    path.unlink()
+    for host in HOSTS:
+        shutil.rmtree(state_dir / host, ignore_errors=True)
+    say(f"lab removed ({len(st.namespaces)} namespaces, {len(live)} supervisors stopped)")
+    return True
+
+
+# -- up -----------------------------------------------------------------------------------------
+
+
+def in_ns(role: str, *cmd: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    """Run `cmd` in the lab namespace of `role` (bounded)."""
+    return subprocess.run(
+        ["ip", "netns", "exec", ns_name(role), *cmd], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def sentinel_args() -> list[str]:
+    """`--sentinel` options for the lab's three sentinels."""
+    out: list[str] = []
+    for h in HOSTS:
+        out += ["--sentinel", f"{host_addr(h)}:{SENTINEL_PORT}"]
+    return out
+
+
+def status(json_out: bool = False) -> subprocess.CompletedProcess[str]:
+    """`hasentinel status` from the client namespace against the lab's sentinels."""
+    return in_ns(
+        CLIENT, str(bin_dir() / "hasentinel"), "status", *sentinel_args(), *(["--json"] if json_out else [])
+    )
+
+
+def vip_holders() -> list[str]:
+    """The lab hosts whose eth0 carries the VIP."""
+    out = []
+    for h in HOSTS:
+        js = json.loads(
+            ip("-n", ns_name(h), "-j", "-4", "addr", "show", "dev", "eth0", check=False).stdout or "[]"
+        )
+        if any(a.get("local") == str(VIP.ip) for link in js for a in link.get("addr_info", [])):
+            out.append(h)
+    return out
+
+
+def redis_cli(
+    *args: str, host: str = str(VIP.ip), port: int = SERVER_PORT
+) -> subprocess.CompletedProcess[str]:
+    """redis-cli from the client namespace (bounded)."""
+    return in_ns(CLIENT, "redis-cli", "-h", host, "-p", str(port), *args, timeout=10)
+
+
+def write_probe() -> bool:
+    """A SET through the VIP from the client succeeds."""
+    try:
+        r = redis_cli("SET", "hasentinel:lab:probe", str(time.time()))
+    except subprocess.TimeoutExpired:
+        return False
+    return r.returncode == 0 and r.stdout.strip() == "OK"
+
+
+def wait_healthy(timeout: float, procs: list[Proc] | None = None) -> bool:
+    """Bounded: `hasentinel status` exits 0 and a write through the VIP succeeds."""
+    deadline = time.monotonic() + timeout
+    for _ in range(int(timeout) * 2 + 1):
+        dead = [p.host for p in procs or [] if not p.matches()]
+        if dead:
+            raise LabError(
+                f"the supervisor of {', '.join(dead)} exited; see {STATE_DIR}/<host>/supervise.log"
+            )
+        try:
+            ok = status().returncode == 0 and write_probe()
+        except subprocess.TimeoutExpired:
+            ok = False
+        if ok:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.5)
+    return False
+
+
+def up(state_dir: Path = STATE_DIR, timeout: float = 60.0, say: Any = print) -> int:
+    """Build the lab, start the supervisors, wait (bounded) until healthy."""
+    require_root()
+    if shutil.which("redis-cli") is None:
+        say("note: redis-cli is not installed; `lab exec client redis-cli ...` needs it")
+    with locked(state_dir):
+        if cleanup(state_dir, say=lambda m: say(f"cleaned a previous lab: {m}")):
+            pass
+        stray = [ns for ns in list_netns() if ns.startswith(PREFIX)]
+        if stray:
+            raise LabError(
+                f"namespaces {', '.join(stray)} exist but are not in the lab's state; remove them (`ip netns del`)"
+            )
+        path = state_dir / "state.json"
+        seg = Segment(PREFIX, SUBNET)
+        st = State([seg.bridge_ns] + [ns_name(r) for r in (*HOSTS, CLIENT)], [])
+        st.save(path)  # intent first: a crash from here on is cleaned by the next up/down
+        seg.build_bridge()
+        seg.attach(CLIENT, CLIENT_LAST)
+        for i, h in enumerate(HOSTS):
+            seg.attach(h, i + 1)
+        for h in HOSTS:
+            r = in_ns(h, "sysctl", "-q", "-w", "net.ipv4.ip_nonlocal_bind=1")
+            if r.returncode != 0:
+                raise LabError(
+                    f"sysctl net.ipv4.ip_nonlocal_bind=1 in {ns_name(h)} failed: {r.stderr.strip()}"
+                )
+        ip("-n", ns_name(HOSTS[0]), "addr", "add", str(VIP), "dev", "eth0")  # the initial master's VIP
+        configs = write_configs(state_dir)
+        for h in HOSTS:
+            d = state_dir / h
+            env = {
+                **os.environ,
+                "HASENTINEL_VIP_CONF": str(d / "etc" / "vip.conf"),
+                "HASENTINEL_VIP_LOCK": str(d / "vip.lock"),
+                "HASENTINEL_PYTHON": sys.executable,
+            }
+            env.pop("NOTIFY_SOCKET", None)
+            with open(d / "supervise.log", "ab") as log:
+                p = subprocess.Popen(
+                    [
+                        "ip",
+                        "netns",
+                        "exec",
+                        ns_name(h),
+                        str(bin_dir() / "hasentinel"),
+                        "supervise",
+                        str(configs[h]),
+                    ],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    start_new_session=True,
+                    cwd=d,
+                )
+            start = None
+            for _ in range(50):
+                start = proc_start(p.pid)
+                if start is not None:
+                    break
+                time.sleep(0.01)
+            if start is None:
+                raise LabError(f"supervisor for {h} exited at once; see {d / 'supervise.log'}")
+            st.procs.append(Proc(h, p.pid, start))
+            st.save(path)
+        if not wait_healthy(timeout, st.procs):
+            say(status().stdout)
+            raise LabError(
+                f"the lab did not become healthy within {timeout:.0f} s; logs in {state_dir}/host*/supervise.log; "
+                "`hasentinel lab down` removes it"
+            )
+    say(
+        "lab up: 3 hosts on "
+        + ", ".join(f"{h} {host_addr(h)}" for h in HOSTS)
+        + f"; client {SUBNET.network_address + CLIENT_LAST}\n"
+        f"VIP {VIP.ip} (on {', '.join(vip_holders()) or 'nobody'}); master name {MASTER}; "
+        f"sentinels on port {SENTINEL_PORT}\n"
+        f"  hasentinel lab exec client redis-cli -h {VIP.ip} SET k v\n"
+        "  hasentinel lab status\n"
+        "  hasentinel lab exec host1 <cmd>\n"
+        "  hasentinel lab down"
+    )
+    return 0
+
+
+def down(state_dir: Path = STATE_DIR, say: Any = print) -> int:
+    """Remove the lab (also a crashed one)."""
+    require_root()
+    with locked(state_dir):
+        if not cleanup(state_dir, say=say):
+            say("no lab to remove")
+    return 0
+
+
+def lab_status(json_out: bool = False, say: Any = print) -> int:
+    """`hasentinel status` against the lab's sentinels, plus the VIP holder."""
+    require_root()
+    if State.load(STATE_DIR / "state.json") is None:
+        raise LabError("no lab is running (`hasentinel lab up`)", 2)
+    r = status(json_out)
+    say(r.stdout.rstrip("\n"))
+    if r.stderr.strip():
+        say(r.stderr.rstrip("\n"))
+    if not json_out:
+        say(f"VIP {VIP.ip}: {', '.join(vip_holders()) or 'on no host'}")
+    return r.returncode
+
+
+def lab_exec(host: str, cmd: list[str]) -> int:
+    """Run `cmd` inside the namespace of `host` (host1..3 or client)."""
+    require_root()
+    if host not in (*HOSTS, CLIENT):
+        raise LabError(f"unknown lab host {host!r}: one of {', '.join((*HOSTS, CLIENT))}", 2)
+    if not cmd:
+        raise LabError("nothing to run", 2)
+    if ns_name(host) not in list_netns():
+        raise LabError("no lab is running (`hasentinel lab up`)", 2)
+    os.execvp("ip", ["ip", "netns", "exec", ns_name(host), *cmd])
