@@ -12,10 +12,18 @@ from functools import lru_cache
 
 
 def stringmatch(pattern: bytes, string: bytes, nocase: bool = False) -> bool:
-    return _sm(pattern, 0, string, 0, nocase)
+    try:
+        return _sm(pattern, 0, string, 0, nocase, [False], 0)
+    except RecursionError:
+        return False  # deeper than Python allows: Redis gives up at 1000 levels too
 
 
-def _sm(p: bytes, pi: int, s: bytes, si: int, nocase: bool) -> bool:
+def _sm(p: bytes, pi: int, s: bytes, si: int, nocase: bool, skip_longer: list[bool], nesting: int) -> bool:
+    """Redis 7.0.15's stringmatchlen_impl, including its defences against abusive patterns
+    (CVE-2022-36021): a nesting limit, and `skip_longer`, which stops retrying earlier stars once
+    the rest of the pattern matched nowhere in the rest of the string."""
+    if nesting > 1000:
+        return False
     plen, slen = len(p), len(s)
     while pi < plen and si < slen:
         c = p[pi]
@@ -24,9 +32,13 @@ def _sm(p: bytes, pi: int, s: bytes, si: int, nocase: bool) -> bool:
                 pi += 1
             if pi + 1 == plen:
                 return True
-            for k in range(si, slen + 1):
-                if _sm(p, pi + 1, s, k, nocase):
+            while si < slen:
+                if _sm(p, pi + 1, s, si, nocase, skip_longer, nesting + 1):
                     return True
+                if skip_longer[0]:
+                    return False
+                si += 1
+            skip_longer[0] = True
             return False
         if c == 0x3F:  # '?'
             si += 1
@@ -135,10 +147,38 @@ def compile_pattern(pattern: bytes) -> re.Pattern[bytes] | None:
                 c = pattern[i]
             out.append(re.escape(bytes([c])))
         i += 1
-    return re.compile(b"".join(out), re.DOTALL)
+    return re.compile(_linear(out), re.DOTALL)
+
+
+_STAR = b".*"
+
+
+def _linear(tokens: list[bytes]) -> bytes:
+    """Join token regexes so that matching cannot backtrack exponentially.
+
+    Between stars every token matches exactly one byte, so the pattern is seg0 * seg1 * ... * segN
+    with fixed-length segments, and taking each middle segment's leftmost occurrence is always
+    right. Atomic groups `(?>.*?seg)` commit to that occurrence, which makes the match linear in
+    practice (Redis 7.0's skipLongerMatches reaches the same bound in C)."""
+    segs: list[list[bytes]] = [[]]
+    for t in tokens:
+        if t is _STAR or t == _STAR:
+            if segs[-1] or len(segs) == 1:
+                segs.append([])
+            continue
+        segs[-1].append(t)
+    if len(segs) == 1:
+        return b"".join(segs[0])
+    head, middle, last = segs[0], segs[1:-1], segs[-1]
+    out = b"".join(head)
+    for seg in middle:
+        out += b"(?>.*?" + b"".join(seg) + b")"
+    return out + b".*" + b"".join(last)
 
 
 def match(pattern: bytes, string: bytes) -> bool:
+    """Redis's glob match, through a compiled regex built to run in linear time (see `_linear`);
+    the rare patterns the regex cannot express exactly use `stringmatch`."""
     if not string:
         return not pattern  # stringmatchlen never matches an empty string, not even with "*"
     if pattern == b"*":
