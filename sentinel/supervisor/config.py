@@ -68,6 +68,8 @@ class HostConfig:
     stop: StopSettings
     log_level: str = "notice"
     log_file: str = ""
+    status_file: Path | None = None
+    """Where the supervisor publishes its state as JSON (default: <state_dir>/supervisor.status.json)."""
 
     @property
     def server_addr(self) -> tuple[str, int]:
@@ -88,7 +90,7 @@ def default_sentinel_command() -> tuple[str, ...]:
     return (sys.executable, "-m", "sentinel")
 
 
-_TOP = {"master_name", "address", "server", "sentinel", "restart", "health", "log"}
+_TOP = {"master_name", "address", "status_file", "server", "sentinel", "restart", "health", "log"}
 _SERVER = {"config", "data_dir", "port", "command", "args", "stop_timeout"}
 _SENTINEL = {"config", "state_dir", "port", "peers", "command", "args", "stop_timeout"}
 _RESTART = {
@@ -103,6 +105,7 @@ _RESTART = {
 _HEALTH = {"interval", "start_timeout", "hang_timeout", "probe_timeout"}
 _LOG = {"level", "file"}
 LOG_LEVELS = ("debug", "verbose", "notice", "warning", "nothing")
+STATUS_FILE = "supervisor.status.json"
 
 
 class _Section:
@@ -241,6 +244,11 @@ def parse_host_config(text: str, path: Path) -> HostConfig:
     if log_file and not os.path.isabs(log_file):
         log_file = str(base / log_file)
 
+    status_file: Path | None = sen.path("state_dir", base) / STATUS_FILE
+    if "status_file" in doc:
+        sf = top.string("status_file", "")
+        status_file = None if sf == "" else top.path("status_file", base)
+
     server_cmd = srv.strings("command")
     sentinel_cmd = sen.strings("command")
     if server_cmd == () or sentinel_cmd == ():
@@ -269,6 +277,7 @@ def parse_host_config(text: str, path: Path) -> HostConfig:
         stop=stop,
         log_level=level,
         log_file=log_file,
+        status_file=status_file,
     )
 
 

@@ -567,6 +567,33 @@ class SupervisorPolicy:
                 ds.append(c.retry_at)
         return min(ds) if ds else None
 
+    def snapshot(self) -> dict[str, Any]:
+        """The state for the status file (times on the policy's clock; the driver converts)."""
+        children = []
+        for n in ORDER_START:
+            c = self.children[n]
+            children.append(
+                {
+                    "name": n.value,
+                    "state": c.phase.value,
+                    "pid": c.pid,
+                    "role": c.role.describe() if c.role is not None and c.pid is not None else None,
+                    "restarts": c.restarts,
+                    "consecutive_crashes": c.crashes,
+                    "last_exit": c.last_exit or None,
+                    "held": c.hold_reason if c.phase is Phase.HELD else None,
+                    "spawned_at": c.spawned_at if c.pid is not None else None,
+                }
+            )
+        return {
+            "status": self.status_line(),
+            "ready": self.ready_sent,
+            "stopping": self.stopping,
+            "crash_loop": self.crash_loop or None,
+            "exit_code": self.exit_code if self.exited else None,
+            "children": children,
+        }
+
     def status_line(self) -> str:
         """One line for STATUS= (changes only when the state does, not with time)."""
         if self.crash_loop:

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import json
 import math
 import os
 import signal
 import subprocess
 import sys
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -85,6 +87,9 @@ log = structlog.get_logger("supervisor")
 
 EXIT_CONFIG = 2
 DATASET_SCAN_TIMEOUT = 10.0
+STATUS_HEARTBEAT = 10.0
+#: Passed to both children: where the supervisor publishes its status (for metrics, the CLI).
+STATUS_ENV = "HASENTINEL_SUPERVISOR_STATUS"
 
 _PR_SET_PDEATHSIG = 1
 
@@ -131,6 +136,11 @@ class Supervisor:
             watchdog_interval=wd,
         )
         self.child_env = {k: v for k, v in env.items() if k not in SYSTEMD_ONLY_ENV}
+        if hc.status_file is not None:
+            self.child_env[STATUS_ENV] = str(hc.status_file)
+        self._status_key = ""
+        self._status_written = -math.inf
+        self._status_error = False
         self.procs: dict[Child, subprocess.Popen[bytes]] = {}
         self.hint_reported: set[tuple[str, str]] = set()
         self._preexec = _pdeathsig_setter()
@@ -155,10 +165,13 @@ class Supervisor:
                             code = self._execute(a, pending)
                             if code is not None:
                                 break
+                    self._publish_status(trio.current_time())
                     if code is not None:
                         break
-                    deadline = self.policy.next_deadline()
-                    with trio.move_on_at(math.inf if deadline is None else deadline):
+                    deadline = min(
+                        self.policy.next_deadline() or math.inf, self._status_written + STATUS_HEARTBEAT
+                    )
+                    with trio.move_on_at(deadline):
                         pending.append(await recv.receive())
                         continue
                     pending.append(Tick())
@@ -175,6 +188,41 @@ class Supervisor:
             task_status.started()
             async for sig in signals:
                 await send.send(SignalReceived(sig))
+
+    def _publish_status(self, now: float) -> None:
+        """Write the status file when the state changed, and every STATUS_HEARTBEAT seconds."""
+        path = self.hc.status_file
+        if path is None:
+            return
+        snap = self.policy.snapshot()
+        key = json.dumps(snap, sort_keys=True)
+        if key == self._status_key and now - self._status_written < STATUS_HEARTBEAT:
+            return
+        self._status_key = key
+        self._status_written = now
+        wall = time.time()
+        for c in snap["children"]:
+            spawned = c.pop("spawned_at")
+            c["started_at"] = None if spawned is None else round(wall - (now - spawned), 3)
+            c["uptime_seconds"] = None if spawned is None else round(now - spawned, 3)
+        doc = {
+            "version": 1,
+            "pid": os.getpid(),
+            "host_config": str(self.hc.path),
+            "master_name": self.hc.master_name,
+            "this_server": f"{self.hc.address}:{self.hc.server.port}",
+            "updated_at": round(wall, 3),
+            **snap,
+        }
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        try:
+            tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+            os.replace(tmp, path)
+            self._status_error = False
+        except OSError as e:
+            if not self._status_error:
+                log.warning("cannot write the status file", path=str(path), error=str(e))
+            self._status_error = True
 
     def _feed(self, ev: Event) -> None:
         assert self._send is not None

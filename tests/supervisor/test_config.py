@@ -48,6 +48,11 @@ def test_minimal_config_and_defaults(tmp_path: Path) -> None:
     assert hc.sentinel.peers == ()
     assert (hc.stop.sentinel, hc.stop.server) == (10.0, 60.0)
     assert hc.log_level == "notice"
+    assert hc.status_file == tmp_path.resolve() / "state" / "supervisor.status.json"
+    assert parse_host_config('status_file = ""\n' + MINIMAL, tmp_path / "h.toml").status_file is None
+    assert parse_host_config(
+        'status_file = "/run/x.json"\n' + MINIMAL, tmp_path / "h.toml"
+    ).status_file == Path("/run/x.json")
 
 
 def test_every_knob(tmp_path: Path) -> None:

@@ -169,10 +169,19 @@ def test_sd_notify_and_stop_order(tmp_path: Path, supervisor: Start, notify: Not
     # WATCHDOG=1 every 0.15 s (half of WATCHDOG_USEC)
     wd = [t for t, line in lines if line == "WATCHDOG=1"]
     assert len([t for t in wd if t > ready_at]) >= 5
-    # systemd's variables are not passed on to the children
+    # systemd's variables are not passed on to the children; the status file's path is
+    status_path = tmp_path / "a" / "state" / "supervisor.status.json"
     for child in ("server", "sentinel"):
         env = child_environ(sup.current_pid(child))
         assert "NOTIFY_SOCKET" not in env and "WATCHDOG_USEC" not in env
+        assert env["HASENTINEL_SUPERVISOR_STATUS"] == str(status_path)
+    doc = json.loads(status_path.read_text())
+    assert doc["version"] == 1 and doc["pid"] == sup.pid and doc["ready"] is True
+    assert doc["status"] == status[-1].removeprefix("STATUS=")
+    kids = {c["name"]: c for c in doc["children"]}
+    assert kids["server"]["state"] == "up" and kids["server"]["pid"] == sup.current_pid("server")
+    assert kids["server"]["role"] == "as master" and kids["server"]["restarts"] == 0
+    assert kids["sentinel"]["state"] == "up" and kids["sentinel"]["uptime_seconds"] > 0
     # stop: STOPPING=1, the sentinel is gone before the server is asked to stop
     sup.signal(signal.SIGTERM)
     assert sup.wait(timeout=60) == 0
@@ -190,6 +199,9 @@ def test_sd_notify_and_stop_order(tmp_path: Path, supervisor: Start, notify: Not
         if r.get("service") == "server" and "received signal" in r.get("event", "")
     )
     assert sentinel_gone < server_told < server_signal
+    doc = json.loads(status_path.read_text())
+    assert doc["exit_code"] == 0 and doc["stopping"] is True
+    assert [c["state"] for c in doc["children"]] == ["stopped", "stopped"]
 
 
 def test_empty_master_comes_back_as_a_replica(
