@@ -17,7 +17,7 @@ import hiredis
 PROTO_INLINE_MAX_SIZE = 64 * 1024
 PROTO_MBULK_BIG_ARG = 32 * 1024
 RETAIN_LIMIT = 1 << 20  # retained input above which consumed commands are forgotten
-MAX_MULTIBULK_LEN = 1024 * 1024
+MAX_MULTIBULK_LEN = 2**31 - 1  # Redis 7.0: INT_MAX (the 1M cap is older Redis)
 UNAUTH_MAX_MULTIBULK = 10
 UNAUTH_MAX_BULK = 16384
 

@@ -197,12 +197,10 @@ EDGE_INPUTS = [
     pytest.param(
         b"*99999999\r\n",
         id="mbulk-too-long",
-        marks=open_bug("Redis 7.0 accepts multibulk counts up to INT_MAX (hasentinel rejects > 1048576)"),
     ),
     pytest.param(
         b"*1048577\r\n",
         id="mbulk-just-over-limit",
-        marks=open_bug("Redis 7.0 accepts multibulk counts up to INT_MAX (hasentinel rejects > 1048576)"),
     ),
     pytest.param(b"*1\r\n$536870913\r\n", id="bulk-over-proto-max"),
     pytest.param(b"*1\r\n$4\r\nPINGxx\r\n", id="bulk-without-crlf"),
