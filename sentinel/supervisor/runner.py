@@ -141,6 +141,7 @@ class Supervisor:
         self._status_key = ""
         self._status_written = -math.inf
         self._status_error = False
+        self._hinting = False
         self.procs: dict[Child, subprocess.Popen[bytes]] = {}
         self.hint_reported: set[tuple[str, str]] = set()
         self._preexec = _pdeathsig_setter()
@@ -250,7 +251,9 @@ class Supervisor:
         elif isinstance(a, Assess):
             self._start_task(self._assess, a.token)
         elif isinstance(a, Hint):
-            self._start_task(self._hint, a.host, a.port)
+            if not self._hinting:  # one round at a time (a round is bounded; holds retry often)
+                self._hinting = True
+                self._start_task(self._hint, a.host, a.port)
         elif isinstance(a, NotifyReady):
             self.notifier.notify("READY=1")
         elif isinstance(a, NotifyWatchdog):
@@ -388,6 +391,12 @@ class Supervisor:
         self._feed(Assessed(token, view, dataset, self.server.replicaof))
 
     async def _hint(self, host: str, port: int) -> None:
+        try:
+            await self._hint_round(host, port)
+        finally:
+            self._hinting = False
+
+    async def _hint_round(self, host: str, port: int) -> None:
         tg = self._targets()
         timeout = self.hc.health.probe_timeout
         results: list[HintResult] = [HintResult(t, "unreachable", "no answer in time") for t in tg]
