@@ -48,6 +48,9 @@ def status(
     watch: bool = typer.Option(False, "--watch", "-w", help="refresh until Ctrl-C (with --json: one document per line)"),
     interval: float = typer.Option(2.0, "--interval", help="seconds between refreshes with --watch"),
     vip: str | None = typer.Option(None, "--vip", help="the VIP to look for (default: HASENTINEL_VIP or the VIP config)"),
+    supervisor_status: str | None = typer.Option(
+        None, "--supervisor-status", help="this host's supervisor status file (default: see docs/cli.md)"
+    ),
     password: str | None = PasswordOpt,
     auth_pass: str | None = AuthPassOpt,
     timeout: float = TimeoutOpt,
@@ -64,7 +67,7 @@ def status(
     try:
         while True:
             src = resolve_sources(_settings(config, sentinel, password, auth_pass, timeout))
-            doc = build_status(survey(src), src, master, vip)
+            doc = build_status(survey(src), src, master, vip, supervisor_status)
             code = doc["exit_code"]
             if as_json:
                 typer.echo(json.dumps(doc, separators=(",", ":") if watch else None, indent=None if watch else 2))

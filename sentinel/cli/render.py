@@ -66,9 +66,7 @@ def render_status(doc: dict[str, Any], console: Console) -> None:
     console.print(st)
     for m in doc["masters"]:
         _render_master(m, console)
-    sup = doc["supervisor"]
-    if not sup["available"]:
-        console.print(Text("supervisor: ", style="bold") + Text(f"omitted: {sup['reason']}", style="dim"))
+    _render_supervisor(doc["supervisor"], console)
     for note in doc.get("notes", []):
         console.print(Text(f"note: {note}", style="dim"))
     if doc["problems"]:
@@ -78,6 +76,43 @@ def render_status(doc: dict[str, Any], console: Console) -> None:
             line = Text(f"  {sev:<8} ", style=HEALTH_STYLE["down" if sev == "down" else "degraded"])
             line.append((f"[{p['master']}] " if p["master"] else "") + p["message"])
             console.print(line)
+
+
+def _duration(s: float | None) -> str:
+    if s is None:
+        return "-"
+    s = int(s)
+    if s < 120:
+        return f"{s} s"
+    if s < 7200:
+        return f"{s // 60} min"
+    if s < 172800:
+        return f"{s // 3600} h"
+    return f"{s // 86400} d"
+
+
+def _render_supervisor(sup: dict[str, Any], console: Console) -> None:
+    head = Text("\nsupervisor (this host)  ", style="bold")
+    if not sup["available"]:
+        console.print(head + Text(f"omitted: {sup['reason']}", style="dim"))
+        return
+    if sup["running"]:
+        head.append(sup["status"] or "running", style="green" if not sup["crash_loop"] else "red")
+    else:
+        head.append(sup["reason"] or "not running", style="bold red")
+    console.print(head)
+    t = _table("child", "state", "pid", "role", "restarts", "uptime")
+    for c in sup["children"]:
+        state = c["state"] + (f" ({c['held']})" if c["held"] else "")
+        t.add_row(
+            c["name"],
+            Text(state, style="green" if c["state"] == "up" else "red"),
+            "-" if c["pid"] is None else str(c["pid"]),
+            c["role"] or "-",
+            str(c["restarts"]),
+            _duration(c["uptime_seconds"]),
+        )
+    console.print(t)
 
 
 def _render_master(m: dict[str, Any], console: Console) -> None:

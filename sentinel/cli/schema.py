@@ -176,10 +176,23 @@ STATUS_SCHEMA: dict[str, Any] = _obj(
             {
                 "available": _BOOL,
                 "reason": _OSTR,
+                "source": _STR,
+                "status": _OSTR,
+                "updated_seconds_ago": {"type": ["number", "null"]},
+                "running": _OBOOL,
+                "crash_loop": _OSTR,
                 "children": {
                     "type": "array",
                     "items": _obj(
-                        {"name": _STR, "state": _STR, "restarts": _INT, "uptime_seconds": {"type": ["number", "null"]}}
+                        {
+                            "name": _STR,
+                            "state": _STR,
+                            "pid": _OINT,
+                            "role": _OSTR,
+                            "restarts": _INT,
+                            "uptime_seconds": {"type": ["number", "null"]},
+                            "held": _OSTR,
+                        }
                     ),
                 },
             }

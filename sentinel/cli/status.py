@@ -16,6 +16,7 @@ from typing import Any
 import redis
 
 from sentinel.cli.client import Endpoint, Sources, data_client, explain, info_of, parallel
+from sentinel.cli.supervisor import read_status, status_path
 from sentinel.cli.survey import MasterView, SentinelView, Survey
 from sentinel.cli.vip import Instance, observe, vip_address
 
@@ -23,10 +24,6 @@ SCHEMA_ID = "hasentinel-status/1"
 HEALTH_CODES = {"healthy": 0, "degraded": 1, "down": 2}
 LAG_WARN_BYTES = 1 << 20
 """A replica further behind than this (bytes) is reported as lagging (degraded)."""
-SUPERVISOR_REASON = (
-    "the supervisor exposes no status socket or file to read (its state is in its sd_notify "
-    "STATUS line: systemctl status <unit>)"
-)
 
 
 def _now_iso(t: float | None = None) -> str:
@@ -301,7 +298,35 @@ def _master_doc(
     }
 
 
-def build_status(sv: Survey, src: Sources, master: str | None = None, vip_option: str | None = None) -> dict[str, Any]:
+def supervisor_doc(src: Sources, option: str | None, problems: list[dict[str, Any]]) -> dict[str, Any]:
+    """This host's supervisor, from its status file; what is wrong with it goes to `problems`."""
+    path = status_path(option, src.config.dir if src.config is not None else None)
+    doc = read_status(path)
+
+    def problem(message: str) -> None:
+        problems.append({"severity": "degraded", "master": None, "message": f"supervisor: {message}"})
+
+    if doc["available"]:
+        if not doc["running"]:
+            problem(doc["reason"])
+        elif doc["crash_loop"]:
+            problem(f"crash loop: {doc['crash_loop']}")
+        else:
+            for c in doc["children"]:
+                if c["state"] != "up":
+                    problem(f"{c['name']} is {c['state']}" + (f" ({c['held']})" if c["held"] else ""))
+    elif option is not None:
+        problem(doc["reason"])  # asked for explicitly: its absence is a problem
+    return doc
+
+
+def build_status(
+    sv: Survey,
+    src: Sources,
+    master: str | None = None,
+    vip_option: str | None = None,
+    supervisor_option: str | None = None,
+) -> dict[str, Any]:
     """The `status --json` document (also what the table is drawn from)."""
     problems: list[dict[str, Any]] = []
     names = [master] if master is not None else sv.master_names()
@@ -316,6 +341,7 @@ def build_status(sv: Survey, src: Sources, master: str | None = None, vip_option
         problems.append({"severity": "down", "master": None, "message": "no sentinel could be reached"})
     vip = vip_address(vip_option)
     masters = [_master_doc(n, sv, src, vip, problems) for n in names]
+    supervisor = supervisor_doc(src, supervisor_option, problems)
     health = "healthy"
     if any(p["severity"] == "down" for p in problems):
         health = "down"
@@ -330,5 +356,5 @@ def build_status(sv: Survey, src: Sources, master: str | None = None, vip_option
         "notes": list(sv.notes),
         "sentinels": [_sentinel_doc(s) for s in sv.sentinels],
         "masters": masters,
-        "supervisor": {"available": False, "reason": SUPERVISOR_REASON, "children": []},
+        "supervisor": supervisor,
     }

@@ -6,15 +6,18 @@ and the failover-duration histogram are fed by the runtime as events are publish
 end. Names (all prefixed `hasentinel_`) are listed in docs/cli.md.
 
 Metrics for things this process does not own are declared with no samples until a source is
-attached: the VIP (`vip_source`, set by the VIP ownership code) and the supervisor's restarts
-(the supervisor is another process; `supervisor_source` may read what it publishes).
+attached: the VIP (`vip_source`, set by the VIP ownership code) and the supervised children of
+this host (`supervisor_source`: the supervisor's status file, whose path `hasentinel supervise`
+passes to the sentinel as HASENTINEL_SUPERVISOR_STATUS).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import structlog
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("sentinel.metrics")
 
+SUPERVISOR_STATUS_ENV = "HASENTINEL_SUPERVISOR_STATUS"
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0, 180.0)
 MAX_REQUEST = 8192
 REQUEST_TIMEOUT = 5.0
@@ -48,10 +52,25 @@ class VipSample:
 
 @dataclass(frozen=True, slots=True)
 class ChildSample:
-    """One supervised child: its name and how many times it was restarted."""
+    """One supervised child: its name, restarts, whether it is up and for how long."""
 
     child: str
     restarts: int
+    up: bool = False
+    uptime: float | None = None
+
+
+def supervisor_samples(path: Path) -> list[ChildSample]:
+    """This host's supervised children, from the supervisor's status file (none if unusable)."""
+    from sentinel.cli.supervisor import read_status
+
+    doc = read_status(path)
+    if not doc["available"]:
+        return []
+    return [
+        ChildSample(c["name"], c["restarts"], bool(doc["running"]) and c["state"] == "up", c["uptime_seconds"])
+        for c in doc["children"]
+    ]
 
 
 def metrics_address(config: SentinelConfig) -> tuple[str, int] | None:
@@ -189,12 +208,23 @@ class _WorldCollector:
         yield vip_held
         yield lease
         restarts = CounterMetricFamily(
-            "hasentinel_supervisor_restarts", "Restarts of supervised children.", labels=["child"]
+            "hasentinel_supervisor_restarts", "Restarts of supervised children (this host).", labels=["child"]
+        )
+        child_up = GaugeMetricFamily(
+            "hasentinel_supervisor_child_up", "1 while the supervised child is up (this host).", labels=["child"]
+        )
+        uptime = GaugeMetricFamily(
+            "hasentinel_supervisor_child_uptime_seconds", "Uptime of the supervised child.", labels=["child"]
         )
         if self.m.supervisor_source is not None:
             for c in self.m.supervisor_source():
                 restarts.add_metric([c.child], c.restarts)
+                child_up.add_metric([c.child], int(c.up))
+                if c.uptime is not None:
+                    uptime.add_metric([c.child], c.uptime)
         yield restarts
+        yield child_up
+        yield uptime
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
@@ -219,6 +249,10 @@ class Metrics:
         self.now = now
         self.vip_source: Callable[[], list[VipSample]] | None = None
         self.supervisor_source: Callable[[], list[ChildSample]] | None = None
+        status_file = os.environ.get(SUPERVISOR_STATUS_ENV)
+        if status_file:  # we run under `hasentinel supervise`: it tells us where it publishes
+            path = Path(status_file)
+            self.supervisor_source = lambda: supervisor_samples(path)
         self.registry = CollectorRegistry(auto_describe=False)
         self.events = Counter(
             "hasentinel_events", "Sentinel events published, by event name.", ["event"], registry=self.registry

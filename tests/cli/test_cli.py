@@ -13,6 +13,7 @@ CliRunner.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import urllib.error
@@ -67,9 +68,28 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         c.stop()
 
 
+def supervisor_file(path: Path, server_state: str = "up", restarts: int = 2) -> Path:
+    """A status file in the supervisor's format (docs/operations.md), from a live process."""
+    now = time.time()
+    children = [
+        {"name": "sentinel", "state": "up", "pid": os.getpid(), "role": None, "restarts": 0,
+         "consecutive_crashes": 0, "last_exit": None, "held": None, "started_at": now - 50, "uptime_seconds": 50.0},
+        {"name": "server", "state": server_state, "pid": os.getpid(), "role": "as master", "restarts": restarts,
+         "consecutive_crashes": 0, "last_exit": "exit 1", "held": None, "started_at": now - 40, "uptime_seconds": 40.0},
+    ]
+    path.write_text(json.dumps({
+        "version": 1, "pid": os.getpid(), "host_config": "/etc/hasentinel/host.toml", "master_name": "mymaster",
+        "this_server": "127.0.0.1:6379", "updated_at": now, "status": "server up as master; sentinel up",
+        "ready": True, "stopping": False, "crash_loop": None, "exit_code": None, "children": children,
+    }))
+    return path
+
+
 @pytest.fixture
-def fresh(tmp_path: Path) -> Iterator[Cluster]:
-    """A cluster of its own, for tests that fail it over."""
+def fresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
+    """A cluster of its own, for tests that fail it over (its sentinels believe they are
+    supervised: HASENTINEL_SUPERVISOR_STATUS points at a status file)."""
+    monkeypatch.setenv("HASENTINEL_SUPERVISOR_STATUS", str(supervisor_file(tmp_path / "supervisor.status.json")))
     c = start_cluster(tmp_path, metrics=True)
     try:
         yield c
@@ -96,7 +116,27 @@ def test_status_healthy_everyone_side_by_side(cluster: Cluster) -> None:
     assert all(r["role"] == "slave" and r["link"] == "up" and r["lag_bytes"] is not None for r in m["replicas"])
     # The VIP as observed: 127.0.0.1 is local here, and the service behind it is the master.
     assert m["vip"]["state"] == "master" and m["vip"]["holder"] == m["address"]
-    assert doc["supervisor"]["available"] is False and doc["supervisor"]["reason"]
+    assert doc["supervisor"]["available"] is False and "no supervisor status file" in doc["supervisor"]["reason"]
+
+
+def test_status_shows_this_hosts_supervisor(cluster: Cluster, tmp_path: Path) -> None:
+    path = supervisor_file(tmp_path / "s.json")
+    code, doc = status_json(cluster, "--supervisor-status", str(path))
+    assert code == 0, doc["problems"]
+    sup = doc["supervisor"]
+    assert sup["available"] and sup["running"]
+    assert [(c["name"], c["state"], c["restarts"]) for c in sup["children"]] == [("sentinel", "up", 0), ("server", "up", 2)]
+    assert sup["children"][1]["uptime_seconds"] >= 40
+    r = cli("status", *cluster.sentinel_args(), "--supervisor-status", str(path))
+    assert "supervisor (this host)" in r.output and "as master" in r.output and wide_lines(r.output) == []
+    # A child that is not up is degraded; so is a supervisor that is gone.
+    code, doc = status_json(cluster, "--supervisor-status", str(supervisor_file(path, server_state="backoff")))
+    assert code == 1 and any("supervisor: server is backoff" in p["message"] for p in doc["problems"])
+    stale = json.loads(path.read_text())
+    stale["pid"] = 999_999_999
+    path.write_text(json.dumps(stale))
+    code, doc = status_json(cluster, "--supervisor-status", str(path))
+    assert code == 1 and any("the supervisor is gone" in p["message"] for p in doc["problems"])
 
 
 def test_status_table_fits_80_columns(cluster: Cluster) -> None:
@@ -330,7 +370,9 @@ def test_switchover_loses_no_acknowledged_write(fresh: Cluster) -> None:
         assert _value(mx, "hasentinel_instance_up", master="mymaster", role="master", addr=rep["new_master"]) == 1
         assert _value(mx, "hasentinel_master_maintenance", master="mymaster") == 0
         assert _value(mx, "hasentinel_master_quorum_ok", master="mymaster") == 1
-        assert "hasentinel_vip_held" not in mx  # declared, no source yet: no samples
+        assert "hasentinel_vip_held" not in mx  # no VIP configured: declared, no samples
+        assert _value(mx, "hasentinel_supervisor_restarts_total", child="server") == 2
+        assert _value(mx, "hasentinel_supervisor_child_up", child="sentinel") == 1
         if i == leader:
             assert _value(mx, "hasentinel_failovers_total", master="mymaster", kind="switchover", result="ok") == 1
             assert _value(mx, "hasentinel_failover_duration_seconds_count", master="mymaster", kind="switchover") == 1
