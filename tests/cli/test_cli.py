@@ -441,3 +441,20 @@ def test_pause_blocks_automatic_failover_until_resume(fresh: Cluster) -> None:
     (m,) = doc["masters"]
     assert m["last_failover"]["kind"] in ("failover", "observed")
     assert any(r["address"] == f"127.0.0.1:{old}" and not r["reachable"] for r in m["replicas"])
+
+
+def test_forced_failover_reports_and_warns(cluster: Cluster) -> None:
+    """`failover` on a live master: done, a new epoch everywhere, and the warning that the old
+    master still accepts writes until the sentinels convert it. Runs last on the shared cluster."""
+    old_port = cluster.master.port
+    epoch = smaster(cluster.sentinels[0].client())["config-epoch"]
+    r = cli("failover", "--json", *cluster.sentinel_args())
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.stdout)
+    assert rep["ok"] and rep["old_master"] == f"127.0.0.1:{old_port}" and rep["new_epoch"] == epoch + 1
+    assert rep["new_master"] in {f"127.0.0.1:{x.port}" for x in cluster.replicas}
+    assert "+promoted-slave" in [e["event"] for e in rep["timeline"]]
+    assert any(c.startswith("WARNING: the old master is alive") for c in rep["checks"]), rep["checks"]
+    # An unknown target is refused before anything is asked of a sentinel.
+    r = cli("switchover", *cluster.sentinel_args(), "--to", "127.0.0.1:1")
+    assert r.exit_code == 2 and "is not a known replica" in r.output
