@@ -44,6 +44,7 @@ MASTER = "mymaster"
 SERVER_PORT = 6379
 SENTINEL_PORT = 26379
 STOP_WAIT = 20.0
+NONLOCAL_BIND = "open('/proc/sys/net/ipv4/ip_nonlocal_bind', 'w').write('1')"
 
 
 class LabError(Exception):
@@ -334,7 +335,8 @@ def up(state_dir: Path = STATE_DIR, timeout: float = 60.0, say: Any = print) -> 
         for i, h in enumerate(HOSTS):
             seg.attach(h, i + 1)
         for h in HOSTS:
-            r = in_ns(h, "sysctl", "-q", "-w", "net.ipv4.ip_nonlocal_bind=1")
+            # /proc/sys/net is per namespace: written from inside, it changes only this host's.
+            r = in_ns(h, sys.executable, "-c", NONLOCAL_BIND)
             if r.returncode != 0:
                 raise LabError(
                     f"sysctl net.ipv4.ip_nonlocal_bind=1 in {ns_name(h)} failed: {r.stderr.strip()}"

@@ -173,7 +173,11 @@ def test_lab_up_write_failover_down(real_lab: None) -> None:
     assert f"redis-cli -h {lab.VIP.ip}" in r.stdout
     assert lab.vip_holders() == ["host1"]
     assert _write_via_vip("one") == "OK"
-    r = _cli("status", timeout=60)
+    for _ in range(10):  # healthy at `up`; allow a moment's DEGRADED (bounded)
+        r = _cli("status", timeout=60)
+        if r.returncode == 0:
+            break
+        time.sleep(1)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "VIP 10.251.0.100: host1" in r.stdout
 
@@ -193,20 +197,25 @@ def test_lab_up_write_failover_down(real_lab: None) -> None:
             break
         time.sleep(0.5)
     assert got == "OK", f"no write through the VIP within 40 s of the kill: {got}"
-    holders = [h for h in lab.vip_holders() if h != "host1"]
-    assert len(holders) == 1
+    holders: list[str] = []
+    for _ in range(20):  # the reconfig scripts may still be running (bounded)
+        holders = [h for h in lab.vip_holders() if h != "host1"]
+        if len(holders) == 1:
+            break
+        time.sleep(0.5)
+    assert len(holders) == 1, holders
     r = subprocess.run(
         ["ip", "netns", "exec", "hslab-client", "redis-cli", "-h", str(lab.VIP.ip), "ROLE"],
         capture_output=True,
         text=True,
         timeout=10,
     )
-    assert r.stdout.splitlines()[0] == "master"
+    assert r.stdout.splitlines()[:1] == ["master"], r.stdout + r.stderr
 
     r = _cli("down", timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
     _assert_gone()
-    assert time.monotonic() - t0 < 90
+    assert time.monotonic() - t0 < 120
 
 
 @pytest.mark.netns
