@@ -137,6 +137,7 @@ class SentinelProc(Process):
         )
         now = self.now()
         self.last_tick = now
+        self.next_tick = -1  # no timer of this incarnation is pending yet
         self.world.vip.agent_start(self.host, now)
         self.world.trace(self.host, f"sentinel boot (epoch {state.current_epoch if state else 0})")
         self.feed(Start())
@@ -439,10 +440,11 @@ class Hooks:
     """client-reconfig hook processes of one host, serialized by a host lock (as vip-reconfig's
     flock): a hook waits up to `lock_wait` for the lock, else exits 1 (the core retries it)."""
 
-    def __init__(self, world: World, host: str, lock: bool = True) -> None:
+    def __init__(self, world: World, host: str, lock: bool, work: tuple[int, int]) -> None:
         self.world = world
         self.host = host
         self.lock = lock
+        self.work = work
         """False removes the lock (a planted bug for the overlap invariant)."""
         self.lock_wait = 3000
         self.holder: HookJob | None = None
@@ -476,7 +478,7 @@ class Hooks:
         self.world.checks.hook_enter(self.host, h)
         rng = self.world.rng
         hangs = rng.random() < 0.04  # then the core kills it (script-max-runtime)
-        work = rng.randrange(5000, 8000) if hangs else rng.randrange(20, 600)
+        work = rng.randrange(5000, 8000) if hangs else rng.randrange(*self.work)
         code = 1 if rng.random() < 0.1 else 0
         self.world.sched.after(work * MS, lambda: self._exit(proc, h, code, 0))
 

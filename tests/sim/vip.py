@@ -14,8 +14,8 @@ the network, time-stamped at arrival by the kernel (SO_TIMESTAMP) so a stalled p
 take an old datagram for a fresh one.
 
 (A) "its local server is the master of the highest config epoch it knows": the core's master
-    address is our server, the server is alive and reports role master, and no status received
-    names a higher config epoch.
+    address is our server and the server is alive and reports role master (and, in the
+    agreement reading, no status received names a higher config epoch).
 
 Two readings of the rest, both implemented (`rule=`):
 
@@ -199,7 +199,7 @@ class LeaseVipModel:
         srv = self.world.servers[host]
         if m is None or m.addr != srv.addr or not srv.alive or srv.role != "master":
             return None
-        if self.agents[host].max_seen > m.config_epoch:
+        if self.rule == "agreement" and self.agents[host].max_seen > m.config_epoch:
             return None
         return m.addr, m.config_epoch
 

@@ -54,7 +54,8 @@ class SimConfig:
     """Total forward clock jumps per host per run stay below the lease margin (the lease model
     assumes bounded drift; see vip.py)."""
     max_ppm: int = 200
-    warmup: int = 3000
+    warmup: int = 1000
+    """After discovery completed and the VIP is held."""
     safety: int = 20000
     fault_gap: tuple[int, int] = (200, 2500)
     weights: dict[str, int] = field(
@@ -81,6 +82,8 @@ class SimConfig:
     wait_timeout: int = 500
     client_timeout: int = 1500
     hook_lock: bool = True
+    hook_work: tuple[int, int] = (20, 600)
+    """How long a hook works (ms, uniform; 4% hang and are killed by the core instead)."""
     profile: str = "mixed"
     """Fault profile: "one-fault" (server-impairing faults start only from a converged cluster,
     so at most one is in effect; durability is checked), "chaos" (anything, any time; every
@@ -130,7 +133,7 @@ class Host:
         self.sentinel = SentinelProc(
             world, world.net, name, ip, index, world.sentinel_conf(index), world.cfg.timers
         )
-        self.hooks = Hooks(world, name, world.cfg.hook_lock)
+        self.hooks = Hooks(world, name, world.cfg.hook_lock, world.cfg.hook_work)
         self.freezes: dict[str, int] = {"server": 0, "sentinel": 0}
         self.restart_pending = {"server": False, "sentinel": False}
 
@@ -318,6 +321,20 @@ class Result:
     stats: dict[str, int] = field(default_factory=dict)
     digest: str = ""
     trace: list[str] = field(default_factory=list)
+    known: str = ""
+    """The open finding that explains the violation (checks.KNOWN), if any."""
+
+
+@dataclass(slots=True)
+class Selection:
+    """A failover's choice, with what was true at that moment (to explain a lost write)."""
+
+    at: int
+    old: tuple[str, int]
+    chosen: tuple[str, int]
+    hidden: frozenset[int]
+    """Acknowledged writes the chosen replica lacked and a reachable replica reporting
+    role:master had."""
 
 
 class World:
@@ -332,7 +349,7 @@ class World:
         self.host_names = [f"h{i}" for i in range(self.cfg.hosts)]
         self.pubs: dict[int, tuple[str, str]] = {}
         self._next_pub = 1
-        self._trace: deque[str] = deque(maxlen=400)
+        self._trace: deque[str] = deque(maxlen=1500)
         self._digest = hashlib.blake2b(digest_size=16)
         self.checks = Checks(self)
         for i, h in enumerate(self.host_names):
@@ -347,7 +364,9 @@ class World:
         self.lease = self.vip if isinstance(self.vip, LeaseVipModel) else None
         self.client = Client(self)
         self.era = 0
-        """Fault era: undo actions of an earlier era (before a heal-all) are ignored."""
+        """Network fault era: undos of network faults from before a heal-all are ignored."""
+        self.phase = 0
+        """Bumped when the liveness phase starts: every pending fault action is then ignored."""
         self.blocks: dict[tuple[str, str], int] = {}
         self.jumps = 0
         self.faults: list[str] = []
@@ -356,6 +375,9 @@ class World:
         self.profile = self.cfg.profile
         if self.profile == "mixed":
             self.profile = "one-fault" if self.rng.random() < 0.6 else "chaos"
+        self.selections: list[Selection] = []
+        self.accepted: dict[int, tuple[tuple[str, int], int]] = {}
+        """write id -> (address of the server that accepted it, real time)."""
         self.server_faults = 0
         """Server-impairing faults in effect (one-fault profile: at most one)."""
         self.net_fault_ends: list[Callable[[], None]] = []
@@ -363,8 +385,8 @@ class World:
         first = self.host_names[0]
         for h in self.host_names:
             self.servers[h].boot(None if h == first else self.servers[first].addr)
-        for h in self.host_names:
-            self.sentinels[h].boot()
+        for h in self.host_names:  # the servers come up first, as in a real deployment
+            self.sched.after(300 * MS, self.sentinels[h].boot)
 
     def make_vip(self) -> VipOwnership:
         """The VIP ownership rule in force (the seam: see vip.py)."""
@@ -415,17 +437,48 @@ class World:
         if event[0] in "+-" and event not in ("+sentinel", "+slave", "+role-change", "-role-change"):
             self.trace(proc.host, f"{event} {payload}")
         if event == "+selected-slave" and proc.core is not None:
-            m = proc.core.world.masters[MASTER_NAME]
-            view = []
-            for r in m.replicas.values():
-                true = self.servers.get(self.net.ips.get(r.host, ""))
-                t = f"{true.role}/{true.offset}" if true is not None and true.alive else "down"
-                view.append(
-                    f"{r.host}: seen {r.role_reported.value or '?'}/{r.repl_offset} sdown={r.sdown} "
-                    f"cc={r.cc.up} true {t}"
-                )
-            self.trace(proc.host, "selection view: " + "; ".join(view))
+            self._record_selection(proc)
         self.checks.on_event(proc, event, payload)
+
+    def _record_selection(self, proc: SentinelProc) -> None:
+        assert proc.core is not None
+        m = proc.core.world.masters[MASTER_NAME]
+        chosen = m.promoted
+        if chosen is None:
+            return
+        acked = set(self.client.acked_wait)
+        chosen_srv = self.servers.get(self.net.ips.get(chosen.host, ""))
+        lacks = acked - set(chosen_srv.history) if chosen_srv is not None else acked
+        hidden: set[int] = set()
+        view = []
+        for r in m.replicas.values():
+            true = self.servers.get(self.net.ips.get(r.host, ""))
+            t = f"{true.role}/{true.offset}" if true is not None and true.alive else "down"
+            view.append(
+                f"{r.host}: seen {r.role_reported.value or '?'}/{r.repl_offset} sdown={r.sdown} true {t}"
+            )
+            if (
+                true is not None
+                and true.alive
+                and r is not chosen
+                and not r.sdown
+                and r.cc.up
+                and r.role_reported.value == "master"
+            ):
+                hidden |= lacks & set(true.history)
+        self.selections.append(Selection(self.sched.now, m.addr, chosen.addr, frozenset(hidden)))
+        self.trace(proc.host, "selection: " + "; ".join(view))
+
+    def loss_cause(self, wid: int) -> str:
+        """Which open finding explains the loss of acknowledged write `wid` ("" if none)."""
+        if any(wid in sel.hidden for sel in self.selections):
+            return "F2"
+        acc = self.accepted.get(wid)
+        if acc is not None:
+            addr, t = acc
+            if any(sel.old == addr and sel.chosen != addr and sel.at <= t for sel in self.selections):
+                return "F1"
+        return ""
 
     def on_role_change(self, server: Server) -> None:
         """A server became master or replica (or died)."""
@@ -433,6 +486,7 @@ class World:
 
     def on_write_accepted(self, server: Server, wid: int) -> None:
         """A server accepted a client write."""
+        self.accepted[wid] = (server.addr, self.sched.now)
         self.trace(server.host, f"write {wid} accepted at offset {server.offset + 1}")
 
     def write_gate(self, server: Server) -> bool:
@@ -493,9 +547,14 @@ class World:
             end()
 
     def later(self, ms: int, fn: Callable[[], None]) -> None:
-        """Run an undo in `ms` unless a heal-all came first."""
+        """Run a network fault's undo in `ms` unless a heal-all came first."""
         era = self.era
         self.sched.after(ms * MS, lambda: fn() if self.era == era else None)
+
+    def fault_later(self, ms: int, fn: Callable[[], None]) -> None:
+        """Run a process fault's next step in `ms` unless the liveness phase began."""
+        phase = self.phase
+        self.sched.after(ms * MS, lambda: fn() if self.phase == phase else None)
 
     def clock_jump(self, host: str, ms: int) -> None:
         """The host's monotonic clock jumps forward by `ms`."""
@@ -516,6 +575,27 @@ class World:
                 break
             sched.run_one()
         sched.now = max(sched.now, end)
+
+    def discovered(self) -> bool:
+        """Every sentinel knows every other sentinel and every replica."""
+        n = len(self.host_names)
+        for p in self.sentinels.values():
+            if p.core is None:
+                return False
+            m = p.core.world.masters[MASTER_NAME]
+            if len(m.peers) != n - 1 or len(m.replicas) != n - 1:
+                return False
+        return True
+
+    def warm_up(self) -> None:
+        """Run until discovery is complete and the cluster is healthy, then cfg.warmup more."""
+        for _ in range(200):
+            if self.discovered() and self.healthy():
+                break
+            self.advance(100)
+        else:
+            self.checks.fail("no-convergence", f"warm-up never completed ({self.describe()})")
+        self.advance(self.cfg.warmup)
 
     def start_client(self) -> None:
         """Writes from now on, every write_gap ms."""
@@ -623,6 +703,22 @@ class World:
                 if r.sdown or not r.cc.up or r.role_reported.value != "slave":
                     return False
         return True
+
+    def stuck_on_link_down(self) -> bool:
+        """A sentinel of the majority gave up its last failover because every replica's master
+        link had been down 'too long' (finding F3)."""
+        for h in self.host_names:
+            core = self.sentinels[h].core
+            if h == self.minority or core is None:
+                continue
+            reason = core.world.masters[MASTER_NAME].next_failover_reason
+            _, sep, tail = reason.partition("no good replica (")
+            if not sep:
+                continue
+            whys = [part.split(": ", 1)[-1] for part in tail.rstrip(")").split("; ")]
+            if whys and all(why.startswith("master link down for") for why in whys):
+                return True
+        return False
 
     def final_master(self) -> Server | None:
         """The master the majority converged on."""
@@ -875,7 +971,7 @@ class Nemesis:
             host.thaw("server")
             end()
 
-        w.sched.after(d * MS, undo)
+        w.fault_later(d, undo)
 
     def stall_sentinel(self) -> None:
         """The sentinel process stalls (no ticks): TILT when it resumes late enough."""
@@ -887,7 +983,7 @@ class Nemesis:
         d = self._dur(300, 5000)
         self._note(f"stall sentinel {h} for {d} ms")
         host.freeze("sentinel")
-        w.sched.after(d * MS, lambda: host.thaw("sentinel"))
+        w.fault_later(d, lambda: host.thaw("sentinel"))
 
     def stall_host(self) -> None:
         """The whole host stalls (a paused VM): server and sentinel stop, clocks run."""
@@ -907,7 +1003,7 @@ class Nemesis:
             host.thaw("sentinel")
             end()
 
-        w.sched.after(d * MS, undo)
+        w.fault_later(d, undo)
 
     def power_cycle(self) -> None:
         """Power loss, then a reboot."""
@@ -920,7 +1016,7 @@ class Nemesis:
         d = self._dur(500, 5000)
         self._note(f"power off {h} for {d} ms")
         host.power_off()
-        w.sched.after(d * MS, host.power_on)
+        w.fault_later(d, host.power_on)
 
     def clock_jump(self) -> None:
         """The host's monotonic clock jumps forward (within the lease margin in total)."""
@@ -962,7 +1058,9 @@ class Nemesis:
 
 
 def heal_everything(w: World) -> None:
-    """Liveness phase start: network healed, every process resumed or restarted, power on."""
+    """Liveness phase start: network healed, every process resumed or restarted, power on,
+    crash points armed by SIMULATE-FAILURE disarmed; pending fault actions become no-ops."""
+    w.phase += 1
     w.heal_all()
     for host in w.hosts.values():
         if not host.up:
@@ -971,6 +1069,9 @@ def heal_everything(w: World) -> None:
         for what in ("server", "sentinel"):
             while host.freezes[what]:
                 host.thaw(what)
+        core = host.sentinel.core
+        if core is not None:
+            core.world.simulate_failure.clear()  # as if the nemesis had never armed them
         if not host.sentinel.alive:
             host.supervise_sentinel(delay=100)
         if not host.server.alive:
@@ -984,7 +1085,7 @@ def run_world(w: World, nemesis: bool = True) -> Result:
     t0 = time.perf_counter()
     res = Result(seed=w.seed, ok=True)
     try:
-        w.advance(cfg.warmup)
+        w.warm_up()
         w.start_client()
         nem = Nemesis(w)
         if nemesis:
@@ -996,6 +1097,7 @@ def run_world(w: World, nemesis: bool = True) -> Result:
         res.ok = False
         res.kind = v.kind
         res.violation = str(v)
+        res.known = v.known
     res.wall = time.perf_counter() - t0
     res.sim_ms = w.sched.now // MS
     res.events = w.sched.events
@@ -1014,6 +1116,7 @@ def liveness(w: World, res: Result) -> None:
     cfg = w.cfg
     heal_everything(w)
     t_heal = w.sched.now
+    settled_at = t_heal
     if cfg.minority and w.rng.random() < 0.5:
         m = w.rng.choice(w.host_names)
         how = w.rng.choice(("isolate", "power"))
@@ -1028,13 +1131,18 @@ def liveness(w: World, res: Result) -> None:
                 w.hosts[m].power_off()
 
         w.sched.after(d * MS, leave_out)
+        settled_at = t_heal + d * MS
     bound = cfg.liveness_bound()
     while True:
         w.advance(100)
-        if w.converged():
+        if w.sched.now > settled_at and w.converged():
             break
         if w.sched.now - t_heal > bound * MS:
-            w.checks.fail("no-convergence", f"no convergence {bound} ms after the heal ({w.describe()})")
+            w.checks.fail(
+                "no-convergence",
+                f"no convergence {bound} ms after the heal ({w.describe()})",
+                "F3" if w.stuck_on_link_down() else "",
+            )
     res.converged_after = (w.sched.now - t_heal) // MS
     w.advance(1000)  # writes in flight settle; invariants keep being checked
     w.writing = False

@@ -1,0 +1,58 @@
+"""What the simulator found. Each open finding has a minimal scripted reproducer (a fixed world
+seed, faults in a fixed order) that asserts the invariant: strict xfails until the core is fixed
+(then they pass, fail as XPASS, and the finding must be closed in checks.KNOWN and
+docs/simulation.md). The sweep reports runs explained by these findings by name.
+
+Two more findings are about issue 5's VIP rule (not in the core yet): the simulator shows that
+two literal readings of it are unsafe; those tests assert that the violation *is* found.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.sim import scenarios
+from tests.sim.checks import KNOWN
+from tests.sim.world import SimConfig
+
+pytestmark = pytest.mark.sim
+
+
+def one_fault(**kw: object) -> SimConfig:
+    """The durability-checked configuration, no minority left out."""
+    return SimConfig(profile="one-fault", minority=False, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.xfail(strict=True, reason=f"F1: {KNOWN['F1']} (also sweep seed 3272)")
+def test_f1_stalled_master_resumes_after_the_offsets_were_read() -> None:
+    """A master's server stalls past down-after while its host keeps the lease; it resumes
+    just after the leader read the replicas' offsets and acknowledges (WAIT 1) the writes
+    queued meanwhile; the new master does not have them and resyncs everybody."""
+    r = scenarios.scripted(0, scenarios.f1_stalled_master, one_fault())
+    assert r.ok, r.violation
+
+
+@pytest.mark.xfail(strict=True, reason=f"F2: {KNOWN['F2']}")
+def test_f2_interrupted_promotion_loses_the_promoted_replica_data() -> None:
+    """The leader crashes between its replica's promotion and the switch; the next failover
+    ranks that replica (now reporting role:master) at offset 0 and promotes one that is behind."""
+    r = scenarios.scripted(0, scenarios.f2_interrupted_promotion, one_fault())
+    assert r.ok, r.violation
+
+
+@pytest.mark.xfail(strict=True, reason=f"F3: {KNOWN['F3']}")
+def test_f3_master_dies_while_the_sentinels_are_down() -> None:
+    """The master dies while every sentinel is down for more than 10 x down-after: once back,
+    none can ever fail over (every replica 'disconnected too long')."""
+    r = scenarios.scripted(0, scenarios.f3_sentinels_restart_late, one_fault())
+    assert r.ok, r.violation
+
+
+def test_vip_gate_as_written_lets_two_masters_accept_writes() -> None:
+    """Issue 5's self-fencing read literally (a server accepts writes while its host sees
+    itself master with a majority heard within T_lease) lets the new master accept writes
+    while the isolated old master's lease still runs: the server gate must be the hand-over
+    itself (the host holds the VIP), as the simulator's default `gate="vip"` does."""
+    r = scenarios.scripted(0, scenarios.isolate_master_host, one_fault(gate="lease"))
+    assert not r.ok and r.kind == "two-writable-masters", r.violation
+    assert scenarios.scripted(0, scenarios.isolate_master_host, one_fault()).ok
