@@ -100,6 +100,7 @@ def switchover(
     master: str | None = MasterOpt,
     pause_timeout: int = typer.Option(5000, "--pause-timeout", help="ms the master may hold writes waiting for the target's offset"),
     wait: float = typer.Option(60.0, "--wait", help="seconds to wait for the failover to end"),
+    vip: str | None = typer.Option(None, "--vip", help="the VIP to check afterwards (default: as `status`)"),
     as_json: bool = JsonOpt,
     config: Path | None = ConfigOpt,
     sentinel: list[str] = SentinelOpt,
@@ -117,7 +118,7 @@ def switchover(
 
     try:
         src = resolve_sources(_settings(config, sentinel, password, auth_pass, timeout))
-        rep = run_failover(src, master, "switchover", to=to, timeout_ms=pause_timeout, wait=wait)
+        rep = run_failover(src, master, "switchover", to=to, timeout_ms=pause_timeout, wait=wait, vip=vip)
     except CliError as e:
         raise _fail(e) from None
     _report(rep, as_json)
@@ -127,6 +128,7 @@ def switchover(
 def failover(
     master: str | None = MasterOpt,
     wait: float = typer.Option(60.0, "--wait", help="seconds to wait for the failover to end"),
+    vip: str | None = typer.Option(None, "--vip", help="the VIP to check afterwards (default: as `status`)"),
     as_json: bool = JsonOpt,
     config: Path | None = ConfigOpt,
     sentinel: list[str] = SentinelOpt,
@@ -143,7 +145,7 @@ def failover(
 
     try:
         src = resolve_sources(_settings(config, sentinel, password, auth_pass, timeout))
-        rep = run_failover(src, master, "failover", wait=wait)
+        rep = run_failover(src, master, "failover", wait=wait, vip=vip)
     except CliError as e:
         raise _fail(e) from None
     _report(rep, as_json)

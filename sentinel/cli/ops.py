@@ -20,6 +20,8 @@ from sentinel.cli.survey import SentinelView, Survey, survey
 
 AGREEMENT_WAIT = 15.0
 """Seconds to wait, after the failover ended, for every reachable sentinel to agree."""
+VIP_WAIT = 15.0
+"""Seconds to wait, after the agreement, for the VIP to lead to the new master."""
 
 
 @dataclass
@@ -122,7 +124,13 @@ def _target(sv: Survey, master: str, to: str | None) -> Endpoint | None:
 
 
 def run_failover(
-    src: Sources, master: str | None, kind: str, to: str | None = None, timeout_ms: int = 5000, wait: float = 60.0
+    src: Sources,
+    master: str | None,
+    kind: str,
+    to: str | None = None,
+    timeout_ms: int = 5000,
+    wait: float = 60.0,
+    vip: str | None = None,
 ) -> Report:
     """`switchover` (planned, no acknowledged-write loss) or `failover` (forced)."""
     sv = survey(src)
@@ -182,6 +190,7 @@ def run_failover(
     if rep.ok:
         _await_agreement(src, name, rep)
         _check_nodes(src, name, rep)
+        _check_vip(src, sv, name, rep, vip)
     rep.took = time.monotonic() - t0
     return rep
 
@@ -246,6 +255,34 @@ def _check_nodes(src: Sources, name: str, rep: Report) -> None:
             )
     else:
         rep.checks.append(f"old master: {o.error}")
+
+
+def _check_vip(src: Sources, sv: Survey, name: str, rep: Report, option: str | None) -> None:
+    """Wait (bounded) until the VIP, if one is known, leads to the new master; report it."""
+    from sentinel.cli.vip import Instance, observe, vip_address
+
+    addr, _why = vip_address(option)
+    if addr is None:
+        claims = [s.masters[name].vip for s in sv.reachable if name in s.masters and s.masters[name].vip]
+        addr = claims[0].get("vip", "").split("/")[0] if claims and claims[0] else None
+    if addr is None or rep.new is None or rep.old is None:
+        return
+    new, old = Endpoint.parse(rep.new), Endpoint.parse(rep.old)
+    nodes = [_read_node(src, name, ep) for ep in (new, old)]
+    instances = [
+        Instance(n.ep, n.info.get("run_id", ""), "master" if n.ep == new else "slave") for n in nodes if n.error is None
+    ]
+    t0 = time.monotonic()
+    while True:
+        doc = observe(addr, "", src, name, new.port, instances)
+        if doc["state"] == "master" and doc["holder"] == str(new):
+            rep.checks.append(f"VIP {addr} leads to the new master {new} ({time.monotonic() - t0:.2f} s after the agreement)")
+            return
+        if time.monotonic() - t0 > VIP_WAIT:
+            seen = "; ".join(o["result"] for o in doc["observations"])
+            rep.checks.append(f"WARNING: VIP {addr} does not lead to {new} after {VIP_WAIT:g} s ({seen})")
+            return
+        time.sleep(0.2)
 
 
 @dataclass

@@ -322,7 +322,7 @@ def test_switchover_loses_no_acknowledged_write(fresh: Cluster) -> None:
     try:
         wait_until(lambda: all(len(a) > 50 for a in acked), what="writes flowing")
         before = sum(len(a) for a in acked)
-        r = cli("switchover", "--json", *c.sentinel_args(), "--to", f"127.0.0.1:{target.port}")
+        r = cli("switchover", "--json", *c.sentinel_args(), "--to", f"127.0.0.1:{target.port}", "--vip", "127.0.0.1")
         after_switch = sum(len(a) for a in acked)
         wait_until(lambda: sum(len(a) for a in acked) > after_switch + 200, what="writes on the new master")
     finally:
@@ -339,6 +339,8 @@ def test_switchover_loses_no_acknowledged_write(fresh: Cluster) -> None:
         assert e in events, events
     assert events.index("+switchover-pause-writes") < events.index("+promoted-slave")
     assert f"old master 127.0.0.1:{c.master.port} reports role slave of 127.0.0.1:{target.port}" in rep["checks"]
+    # On loopback the "VIP" 127.0.0.1 reaches every server: observed through the new master's port.
+    assert any(x.startswith(f"VIP 127.0.0.1 leads to the new master {rep['new_master']}") for x in rep["checks"])
     # Every acknowledged write is on the new master.
     keys = [k for a in acked for k in a]
     assert len(keys) > before
