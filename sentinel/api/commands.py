@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from sentinel.api import encode
 from sentinel.api.table import CLIENT_HELP, COMMAND_HELP, COMMANDS, SENTINEL_HELP, CommandSpec
-from sentinel.core import instances
+from sentinel.core import instances, ownership
 from sentinel.core.config import parse_int
 from sentinel.core.events import (
     ConfigSetRequest,
@@ -36,6 +36,7 @@ from sentinel.core.events import (
     SimulateFailureRequest,
     SwitchoverRequest,
 )
+from sentinel.core.replies import ErrorReply
 from sentinel.core.timers import HELLO_CHANNEL
 from server import REDIS_VERSION
 from server.protocol import resp
@@ -660,6 +661,20 @@ async def cmd_sentinel(srv: ApiServer, c: ApiClient, argv: list[str]) -> bytes:
         return encode.value(instances.info_cache(w, argv[2:], rt.now()), proto)
     if sub == "pending-scripts":
         return encode.maps(instances.pending_scripts(w.scripts, rt.now()), proto)
+    if sub == "script-history":
+        count: int | None = None
+        if len(argv) > 3:
+            return wrong_arity("sentinel|script-history")
+        if len(argv) == 3:
+            count = parse_int(argv[2])
+            if count is None or count < 0:
+                return _err(NOT_INTEGER)
+        return encode.maps(instances.script_history(w.scripts, rt.now(), count), proto)
+    if sub == "vip-status":
+        st = ownership.vip_status(w, argv[2], rt.now())
+        if isinstance(st, ErrorReply):
+            return _err(st.text)
+        return encode.pairs(st, proto)
     if sub == "help":
         return resp.array([resp.simple(encode.s2b(line)) for line in SENTINEL_HELP])
     if sub == "debug" and len(argv) == 2:

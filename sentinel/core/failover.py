@@ -389,7 +389,7 @@ def call_reconfig_script(
     script = master.settings.client_reconfig_script
     if script:
         argv = (script, master.name, role, "start", old[0], str(old[1]), new[0], str(new[1]))
-        w.scripts.schedule(ctx.now, argv)
+        w.scripts.schedule(ctx.now, argv, master=master.name, kind="reconfig")
 
 
 def switch_master(w: World, ctx: Ctx, master: Master, new: tuple[str, int], *, leader: bool) -> None:

@@ -237,7 +237,8 @@ def info_cache(w: World, names: list[str], now: int) -> list[Reply]:
 
 
 def pending_scripts(queue: ScriptQueue, now: int) -> list[list[tuple[str, Reply]]]:
-    """SENTINEL PENDING-SCRIPTS entries (argv, flags, pid, run-time|run-delay, retry-num)."""
+    """SENTINEL PENDING-SCRIPTS entries (argv, flags, pid, run-time|run-delay, retry-num), then
+    ours: job id, the master, how long it has been queued and the previous attempt's result."""
     out: list[list[tuple[str, Reply]]] = []
     for j in queue.jobs:
         entry: list[tuple[str, Reply]] = [
@@ -250,8 +251,35 @@ def pending_scripts(queue: ScriptQueue, now: int) -> list[list[tuple[str, Reply]
         else:
             entry.append(("run-delay", str(max(0, j.start_time - now))))
         entry.append(("retry-num", str(j.retry_num)))
+        entry += [
+            ("job", str(j.job)),
+            ("master", j.master),
+            ("queued-ms", str(max(0, now - j.queued_at))),
+            ("last-result", j.last_result),
+        ]
         out.append(entry)
     return out
+
+
+def script_history(queue: ScriptQueue, now: int, count: int | None = None) -> list[list[tuple[str, Reply]]]:
+    """SENTINEL SCRIPT-HISTORY [count]: the latest finished attempts, newest first."""
+    items = list(reversed(queue.history))
+    if count is not None:
+        items = items[:count]
+    return [
+        [
+            ("job", str(r.job)),
+            ("argv", list(r.argv)),
+            ("master", r.master),
+            ("attempt", str(r.attempt)),
+            ("outcome", r.outcome),
+            ("exit-code", str(r.exit_code)),
+            ("signal", str(r.signal)),
+            ("ended-ms-ago", str(max(0, now - r.ended))),
+            ("duration-ms", str(max(0, r.ended - r.started))),
+        ]
+        for r in items
+    ]
 
 
 def master_status(m: Master) -> str:

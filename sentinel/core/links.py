@@ -210,4 +210,4 @@ def event(
     if level is Level.WARNING and inst is not None and master is not None:
         script = master.settings.notification_script
         if script:
-            w.scripts.schedule(ctx.now, (script, etype, payload))
+            w.scripts.schedule(ctx.now, (script, etype, payload), master=master.name, kind="notify")

@@ -51,7 +51,7 @@ from sentinel.core.model import Ctx, Instance, Master, Peer, Purpose, Replica, W
 from sentinel.core.replies import ErrorReply, Reply
 from sentinel.core.timers import MAX_PENDING_COMMANDS
 
-POLL_PERIOD = 20
+POLL_PERIOD = 10
 """VIP-STATUS cadence to a peer whose release we are waiting for (ms)."""
 RETRY_DELAY = 1_000
 """After a failed acquire or release, the next attempt waits this long (ms)."""
@@ -85,8 +85,12 @@ class PeerVip:
     epoch: int = 0
     local: str = ""
     reply_time: int | None = None
+    answered: int | None = None
+    """When the request the latest reply answers was sent (replies come in order on a link): a
+    reply counts as fresh for a decision only if its request left after that decision's start."""
     sent_at: int | None = None
-    outstanding: int = 0
+    inflight: list[int] = field(default_factory=list)
+    """Send times of the requests not answered yet, oldest first."""
     link: int | None = None
     """The link the outstanding requests went on (a new link forgets them)."""
     silent: bool = False
@@ -113,9 +117,16 @@ class Ownership:
     heard: int = 1
     need: int = 1
     total: int = 1
+    lease_since: int | None = None
+    """When the lease was (re)gained; None without a lease."""
+    current: bool = False
+    """A majority answered VIP-STATUS after `lease_since` and nobody knows a newer config epoch:
+    our view of who the master is can be trusted (see `_current`)."""
     entitled: bool = False
     entitled_since: int | None = None
     waiting: tuple[str, ...] = ()
+    local_master_epoch: int | None = None
+    """The latest config epoch at which our view had our local server as the master."""
     fence_want: bool | None = None
     """True: fenced (or to be), False: lifted, None: unknown (just started)."""
     fence_link: int | None = None
@@ -149,8 +160,9 @@ def fence_ms(cfg: VipSettings) -> int:
 
 
 def lead_ms(lease: int) -> int:
-    """How long before the lease runs out we release and fence."""
-    return min(100, lease // 10)
+    """How long before the lease runs out we release and fence: min(250, T_lease / 5). It covers
+    a late tick and the delivery of the CLIENT PAUSE, so the fence is in force by the deadline."""
+    return min(250, lease // 5)
 
 
 def heartbeat_ms(lease: int) -> int:
@@ -227,8 +239,7 @@ def on_status_reply(w: World, ctx: Ctx, peer: Peer, m: Master, reply: Reply) -> 
     if o is None or peer.runid is None:
         return
     v = o.peers.setdefault(peer.runid, PeerVip())
-    if v.outstanding > 0:
-        v.outstanding -= 1
+    v.answered = v.inflight.pop(0) if v.inflight and v.link == peer.cc.id else None
     v.reply_time = ctx.now
     if isinstance(reply, ErrorReply):
         text = reply.text.lower()
@@ -336,15 +347,23 @@ def evaluate(w: World, ctx: Ctx, m: Master, cfg: VipSettings) -> None:
     lease = forever or (until is not None and now < until - lead_ms(lease_len))
     if lease != o.lease:
         o.lease = lease
+        o.lease_since = now if lease else None
         if lease:
             event(w, ctx, Level.NOTICE, "+vip-lease", m, m, f" heard {heard}/{total}")
             if o.addr is AddrState.HELD:
                 ctx.emit(VipAnnounce(m.name, o.vip, o.iface))
         elif now >= o.started + lease_len // 2:
             event(w, ctx, Level.WARNING, "-vip-lease", m, m, f" heard {heard}/{total} need {need}")
-    startup = not lease and now < o.started + lease_len // 2
     local_is_master = is_local(cfg, m.host, m.port)
-    entitled = lease and local_is_master
+    current, behind = _current(o, m, need, forever)
+    if current != o.current:
+        o.current = current
+        if not current and lease and local_is_master and behind:
+            event(w, ctx, Level.WARNING, "-vip-stale", m, m, " a peer knows a newer config epoch")
+    entitled = lease and local_is_master and current
+    # Right after Start the links are still opening: until T_lease / 2, a missing lease (or
+    # missing answers) changes nothing while our view says the master is ours.
+    startup = not entitled and not behind and now < o.started + lease_len // 2
     if entitled != o.entitled:
         o.entitled = entitled
         o.entitled_since = now if entitled else None
@@ -355,26 +374,69 @@ def evaluate(w: World, ctx: Ctx, m: Master, cfg: VipSettings) -> None:
         last = p.last_reply_time
         if last is not None and now - last > lease_len:
             v.silent = True
-    waiting = _waiting(o, m, now, lease_len + margin) if entitled else ()
+    waiting = _waiting(o, m, now, lease_len + margin) if entitled and o.addr is not AddrState.HELD else ()
     if waiting != o.waiting:
         o.waiting = waiting
-        if waiting and o.addr is not AddrState.HELD:
+        if waiting:
             event(w, ctx, Level.NOTICE, "+vip-wait", m, m, " for " + ",".join(r[:8] for r in waiting))
-    _heartbeats(w, ctx, m, o, lease_len, set(waiting))
+    urgent = set(waiting)
+    if lease and not current and o.lease_since is not None:
+        urgent |= {
+            p.runid
+            for p in m.peers.values()
+            if p.runid is not None and not _fresh(o.peers.get(p.runid), p, o.lease_since)
+        }
+    _heartbeats(w, ctx, m, o, lease_len, urgent)
     _address(w, ctx, m, o, entitled, startup, local_is_master)
     _fence(w, ctx, m, cfg, o, entitled, startup, local_is_master)
 
 
+def _fresh(v: PeerVip | None, p: Peer, since: int) -> bool:
+    """The peer answered a VIP-STATUS sent at or after `since` (a stock one: any reply since)."""
+    if v is None:
+        return False
+    if v.stock:
+        return p.last_reply_time is not None and p.last_reply_time > since
+    return v.answered is not None and v.answered >= since
+
+
+def _current(o: Ownership, m: Master, need: int, forever: bool) -> tuple[bool, bool]:
+    """(current, behind). Behind: a peer reported a config epoch above ours (we have not heard of
+    the newer configuration yet: a stale master must not serve). Current: not behind, and a
+    majority (us included) answered since the lease was (re)gained, so after a partition heals we
+    look at the peers' epochs before we trust our own view (and lift a fence)."""
+    behind = any(v.known and not v.unmanaged and v.epoch > m.config_epoch for v in o.peers.values())
+    if behind:
+        return False, True
+    if forever:
+        return True, False
+    if o.lease_since is None:
+        return False, False
+    fresh = 1 + sum(
+        1 for p in m.peers.values() if p.runid is not None and _fresh(o.peers.get(p.runid), p, o.lease_since)
+    )
+    return fresh >= need, False
+
+
 def _waiting(o: Ownership, m: Master, now: int, silence: int) -> tuple[str, ...]:
     """Peers that are not clear (see the module docstring), by runid."""
+    since = o.entitled_since if o.entitled_since is not None else now
     out = []
     for p in m.peers.values():
         if p.runid is None:
             continue
         v = o.peers.get(p.runid)
         if v is not None:
-            if v.unmanaged or (v.known and not v.held and v.epoch >= m.config_epoch):
+            if v.unmanaged:
                 continue
+            if (
+                v.known
+                and not v.held
+                and v.epoch >= m.config_epoch
+                and v.answered is not None
+                and v.answered >= since
+            ):
+                continue  # confirmed, by a reply to a request sent since we became entitled
             if v.stock and o.entitled_since is not None and now >= o.entitled_since + silence:
                 continue
         heard = max(p.last_reply_time or 0, p.last_avail_time)  # never heard: since it was added
@@ -393,20 +455,23 @@ def _heartbeats(w: World, ctx: Ctx, m: Master, o: Ownership, lease: int, waiting
             continue
         v = o.peers.setdefault(p.runid, PeerVip())
         if v.link != p.cc.id:
-            v.link, v.outstanding, v.sent_at = p.cc.id, 0, None
+            v.link, v.sent_at = p.cc.id, None
+            v.inflight.clear()
         if v.stock:
             last = max(p.last_reply_time or 0, p.last_ping_time or 0)
-            if now - last >= hb:
+            if now - last >= (POLL_PERIOD if p.runid in waiting else hb):
                 send_ping(w, ctx, p, m)
             continue
-        period = POLL_PERIOD if p.runid in waiting else hb
+        urgent = p.runid in waiting
+        period = POLL_PERIOD if urgent else hb
         if v.sent_at is not None and now - v.sent_at < period:
             continue
-        if v.outstanding > 0 and v.sent_at is not None and now - v.sent_at < lease:
+        if v.inflight and now - v.inflight[-1] < (POLL_PERIOD if urgent else lease):
             continue  # one at a time; a silent link is the watchdog's business
         if send(w, ctx, p, Purpose.VIP_STATUS, ("SENTINEL", STATUS_COMMAND, m.name)) is not None:
             v.sent_at = now
-            v.outstanding += 1
+            v.inflight.append(now)
+            del v.inflight[:-MAX_PENDING_COMMANDS]
 
 
 def _release(w: World, ctx: Ctx, m: Master | None, o: Ownership, why: str) -> None:
@@ -476,10 +541,9 @@ def _fence(
     for inst in (m, *m.replicas.values()):
         if inst is not li:
             inst.fenced = False
-    replica_says_so = (
-        isinstance(li, Replica) and li.info_refresh is not None and li.role_reported is Role.SLAVE
-    )
-    want = not entitled and not replica_says_so
+    if local_is_master:
+        o.local_master_epoch = m.config_epoch
+    want = not entitled and local_may_write(o, m, li)
     li.fenced = o.fence_want is not False  # no PUBLISH to it until a lift was actually sent
     if startup and local_is_master:
         return  # no lease yet because links are opening: change nothing (a fence stays)
@@ -514,6 +578,25 @@ def _fence(
     li.fenced = o.fence_want is not False
 
 
+def local_may_write(o: Ownership, m: Master, li: Instance) -> bool:
+    """Whether our local server may be accepting writes it should not.
+
+    It does if our view says it is the master. As one of the master's replicas, only if it is a
+    former master of ours that was replaced (a newer config epoch) and has not been seen as
+    `role:slave` since: the stale master of a partition that healed, before the sentinels
+    demote it. A replica that reports `role:master` without ever having been our master is most
+    likely the replica a failover just promoted, before its hello reached us: pausing it would
+    stall the new master (and every sentinel's PUBLISH to it)."""
+    if li is m:
+        return True
+    if not isinstance(li, Replica):
+        return False
+    replaced = o.local_master_epoch is not None and o.local_master_epoch < m.config_epoch
+    if not replaced:
+        return False
+    return li.info_refresh is None or li.role_reported is not Role.SLAVE
+
+
 # --- timing and views ------------------------------------------------------------------------
 
 
@@ -535,16 +618,17 @@ def next_deadline(w: World, now: int) -> int | None:
         lease = lease_ms(m, cfg)
         if o.lease and o.lease_until is not None:
             at(o.lease_until - lead_ms(lease))
-        if not o.lease and now < o.started + lease // 2:
+        if not o.entitled and now < o.started + lease // 2:
             at(o.started + lease // 2)
         if o.retry_at > now:
             at(o.retry_at)
         if o.fence_want and o.fence_sent is not None:
             at(o.fence_sent + fence_ms(cfg) // 4)
         hb = heartbeat_ms(lease)
+        urgent = o.lease and not o.current
         for runid, v in o.peers.items():
             if v.sent_at is not None:
-                at(v.sent_at + (POLL_PERIOD if runid in o.waiting else hb))
+                at(v.sent_at + (POLL_PERIOD if urgent or runid in o.waiting else hb))
         if o.entitled and o.entitled_since is not None and o.waiting:
             at(o.entitled_since + lease + margin_ms(m, cfg))
             for p in m.peers.values():
@@ -580,6 +664,7 @@ def vip_status(w: World, name: str, now: int) -> list[tuple[str, Reply]] | Error
         ("config-epoch", str(m.config_epoch)),
         ("master", f"{m.host}:{m.port}"),
         ("entitled", "1" if o.entitled else "0"),
+        ("current", "1" if o.current else "0"),
         ("lease", "1" if o.lease else "0"),
         ("lease-remaining-ms", str(remaining)),
         ("lease-ms", str(lease_ms(m, cfg))),

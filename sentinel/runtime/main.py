@@ -71,6 +71,32 @@ def _fatal_config(message: str) -> int:
     return 1
 
 
+def check_vip_prerequisites(config: SentinelConfig) -> str | None:
+    """With a VIP configured: the capabilities (CAP_NET_ADMIN, CAP_NET_RAW) and the interface.
+
+    Returns what is wrong, or None. Without a VIP nothing is checked (no privilege needed)."""
+    vips = [m for m in config.masters if m.vip is not None]
+    if not vips:
+        return None
+    from sentinel.vip.caps import capability_error, missing_capabilities
+
+    missing = missing_capabilities()
+    if missing:
+        names = ", ".join(f"'{m.name}'" for m in vips)
+        return capability_error(missing, f"managing the VIP of {names}")
+    from sentinel.vip.errors import VipError
+    from sentinel.vip.netlink import AddressManager
+
+    mgr = AddressManager()
+    for m in vips:
+        assert m.vip is not None
+        try:
+            mgr.link(m.vip.iface)
+        except VipError as e:
+            return f"the VIP of '{m.name}' ({m.vip.address}): {e}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run a sentinel; returns the process exit code."""
     args = sys.argv[1:] if argv is None else argv
@@ -101,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(loglevel, logfile, service="sentinel")
     if (_directive(config, "daemonize") or "no").lower() == "yes":
         log.warning("daemonize is not supported: running in the foreground (use a supervisor)")
+    problem = check_vip_prerequisites(config)
+    if problem is not None:
+        print(f"*** FATAL: {problem}", file=sys.stderr)
+        log.critical("cannot manage the VIP, refusing to start", error=problem)
+        return 1
     spath = state_path(path, config)
     try:
         state = load_state(spath)

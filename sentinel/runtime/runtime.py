@@ -35,15 +35,20 @@ from sentinel.core.actions import (
     ReplyTo,
     RunScript,
     SendCommand,
+    VipAcquire,
+    VipAnnounce,
+    VipRelease,
 )
 from sentinel.core.config import SentinelConfig
 from sentinel.core.core import SentinelCore
 from sentinel.core.events import Event, ScriptExited, Start, Tick
+from sentinel.core.ownership import AddrState, lease_ms
 from sentinel.core.replies import ErrorReply, Reply
 from sentinel.runtime.links import Link
-from sentinel.runtime.metrics import Metrics, metrics_address
+from sentinel.runtime.metrics import Metrics, VipSample, metrics_address
 from sentinel.runtime.scripts import ScriptRunner
 from sentinel.runtime.statefile import StateWriteError, write_state
+from sentinel.runtime.vip import VipManager
 
 log = structlog.get_logger("sentinel")
 
@@ -88,6 +93,7 @@ class Runtime:
         exit_on_crash: bool = True,
         persist: Callable[[str], None] | None = None,
         on_loglevel: Callable[[str], None] | None = None,
+        vip: VipManager | None = None,
     ) -> None:
         """`persist` overrides the state write (tests); `listen=False` runs without the API;
         `on_loglevel` is called when SENTINEL CONFIG SET loglevel changes the level."""
@@ -120,6 +126,10 @@ class Runtime:
         """The port the metrics endpoint is bound to (once listening)."""
         self._failover_ids: dict[str, tuple[int, str]] = {}
         """master -> (epoch, failover id) of the failovers we run, for the logs."""
+        self.vip = vip if vip is not None else VipManager(config, self.feed)
+        """Executes VipAcquire / VipRelease / VipAnnounce (sentinel/runtime/vip.py)."""
+        if self.vip.configured:
+            self.metrics.vip_source = self._vip_samples
 
     # --- clock and inputs -------------------------------------------------------------------
 
@@ -171,6 +181,8 @@ class Runtime:
                     host, port = self.metrics_address
                     self.metrics_port = await nursery.start(self.metrics.serve, host, port)
                 nursery.start_soon(self._signals)
+                if self.vip.configured:
+                    await nursery.start(self.vip.run)  # its first observation follows Start
                 self._step(Start())
                 self.ready.set()
                 task_status.started(self)
@@ -192,6 +204,8 @@ class Runtime:
             with trio.move_on_at(next_tick):
                 ev = await recv.receive()
                 self._step(ev)
+                # an event may bring the next tick forward (the VIP rule's polls and lease end)
+                next_tick = min(next_tick, trio.current_time() + self.core.next_tick_in() / 1000)
 
     async def _signals(self) -> None:
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
@@ -206,6 +220,8 @@ class Runtime:
             self.metrics.script_exited(ev.job, ev.exit_code, ev.signal)
         actions = self.core.step(self.now(), ev)
         self.steps += 1
+        if isinstance(ev, ScriptExited):
+            self._log_script_result(ev.job)
         self.execute(actions)
         level = self.core.world.settings.loglevel
         if level != self._loglevel:
@@ -247,6 +263,8 @@ class Runtime:
             elif isinstance(a, KillScript):
                 log.warning("killing script", job=a.job, **self._failover_context())
                 self.scripts.kill(a.job)
+            elif isinstance(a, (VipAcquire, VipRelease, VipAnnounce)):
+                self.vip.execute(a)
             elif isinstance(a, Crash):
                 self._crash(a.code)
                 return
@@ -334,6 +352,36 @@ class Runtime:
         raise CrashRequested(code)
 
     # --- introspection for the API and tests ------------------------------------------------
+
+    def _log_script_result(self, job: int) -> None:
+        """Every attempt's result, as the core recorded it (SENTINEL SCRIPT-HISTORY has them too)."""
+        r = self.core.world.scripts.result_of(job)
+        if r is None or r.job != job:
+            return
+        level = "info" if r.outcome == "ok" else "warning"
+        getattr(log, level)(
+            "script result",
+            job=r.job,
+            argv=list(r.argv),
+            attempt=r.attempt,
+            outcome=r.outcome,
+            exit_code=r.exit_code,
+            signal=r.signal,
+            duration_ms=r.ended - r.started,
+        )
+
+    def _vip_samples(self) -> list[VipSample]:
+        out = []
+        now = self.now()
+        for name, o in self.core.world.ownership.items():
+            m = self.core.world.masters.get(name)
+            age: float | None = None
+            if o.lease_forever:
+                age = 0.0
+            elif m is not None and m.settings.vip is not None and o.lease_until is not None:
+                age = max(0.0, (now - (o.lease_until - lease_ms(m, m.settings.vip))) / 1000)
+            out.append(VipSample(o.vip, o.addr is AddrState.HELD, age))
+        return out
 
     @property
     def link_count(self) -> int:

@@ -78,14 +78,43 @@ class AddressManager:
     change anything.
     """
 
-    def __init__(self, netns: str | None = None, verify_timeout: float = VERIFY_TIMEOUT) -> None:
+    def __init__(
+        self, netns: str | None = None, verify_timeout: float = VERIFY_TIMEOUT, persistent: bool = False
+    ) -> None:
+        """`persistent`: keep one netlink socket open instead of one per call (faster: a change
+        takes well under a millisecond instead of a few); then use it from one thread only, and
+        `close()` it when done."""
         self.netns = netns
         self.verify_timeout = verify_timeout
+        self.persistent = persistent
+        self._kept: Any = None
+
+    def close(self) -> None:
+        """Close the kept socket (persistent mode)."""
+        if self._kept is not None:
+            kept, self._kept = self._kept, None
+            kept.close()
 
     # -- plumbing -----------------------------------------------------------------------------
 
     @contextmanager
     def _ipr(self) -> Iterator[Any]:
+        if self.persistent:
+            if self._kept is None:
+                self._kept = self._open()
+            try:
+                yield self._kept
+            except (OSError, NetlinkError):
+                self.close()  # reopen at the next call
+                raise
+            return
+        ipr = self._open()
+        try:
+            yield ipr
+        finally:
+            ipr.close()
+
+    def _open(self) -> Any:
         try:
             # flags=0: never create the namespace as a side effect of a typo in its name.
             ipr = IPRoute(netns=self.netns, flags=0) if self.netns else IPRoute()
@@ -95,10 +124,7 @@ class AddressManager:
             raise VipError(f"network namespace {self.netns!r} does not exist") from e
         except OSError as e:
             raise VipError(f"cannot open a netlink socket: {e}") from e
-        try:
-            yield ipr
-        finally:
-            ipr.close()
+        return ipr
 
     def _index(self, ipr: Any, iface: str) -> int:
         found = ipr.link_lookup(ifname=iface)

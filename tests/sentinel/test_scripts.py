@@ -25,6 +25,9 @@ def published(acts: Sequence[Action]) -> list[tuple[str, str]]:
 
 def test_warning_events_with_an_instance_run_the_notification_script() -> None:
     d = healthy(Driver.create(conf(extra=NOTIFY)))
+    for r in runs(d.log):  # +monitor's run ends first: scripts run one at a time, in order
+        d.step(ScriptStarted(r.job, 100 + r.job))
+        d.step(ScriptExited(r.job, 0))
     d.dead.add("mymaster")
     started: list[RunScript] = []
     for _ in range(80):
@@ -114,16 +117,70 @@ def test_scripts_running_too_long_are_killed() -> None:
     assert len(q.jobs) == 1 and not q.jobs[0].running
 
 
-def test_at_most_16_running_and_256_queued() -> None:
+def test_one_at_a_time_and_a_full_queue_refuses_the_new_job() -> None:
+    """Ours (stock runs 16 at once and drops the oldest idle job): one script at a time, and a
+    257th job is refused (recorded as dropped) instead of cancelling a queued one."""
     q = ScriptQueue()
     for i in range(300):
         q.schedule(0, ("/bin/s", str(i)))
-    assert len(q.jobs) == 256 and q.jobs[0].argv[1] == "44"  # the oldest idle ones were dropped
+    assert len(q.jobs) == 256 and q.jobs[0].argv[1] == "0" and q.jobs[-1].argv[1] == "255"
+    assert [r.outcome for r in q.history] == ["dropped"] * 44 and q.history[0].argv[1] == "256"
     ctx = Ctx(0)
     q.run_pending(ctx)
-    assert len(ctx.actions) == 16 and q.running == 16
-    q.schedule(0, ("/bin/s", "new"))
-    assert len(q.jobs) == 256 and all(j.running for j in q.jobs[:16])
+    assert len(ctx.actions) == 1 and q.running == 1
+    q.run_pending(ctx)
+    assert len(ctx.actions) == 1  # still one
     view = pending_scripts(q, 10)
     assert view[0][1] == ("flags", "running") and view[0][3] == ("run-time", "10")
     assert view[20][1] == ("flags", "scheduled") and view[20][3] == ("run-delay", "0")
+    assert dict(view[0])["job"] == "1"
+
+
+def _finish(q: ScriptQueue, t: Timers, now: int, code: int = 0) -> RunScript | None:
+    ctx = Ctx(now)
+    q.run_pending(ctx)
+    started = [a for a in ctx.actions if isinstance(a, RunScript)]
+    if not started:
+        return None
+    q.exited(Ctx(now), t, started[0].job, code, 0)
+    return started[0]
+
+
+def test_event_order_per_stream_and_retries_keep_their_place() -> None:
+    q, t = ScriptQueue(), Timers()
+    q.schedule(0, ("/bin/notify", "+sdown"), master="m", kind="notify")
+    q.schedule(0, ("/bin/notify", "+odown"), master="m", kind="notify")
+    q.schedule(0, ("/bin/reconf", "m", "leader"), master="m", kind="reconfig")
+    first = _finish(q, t, 0, code=1)  # +sdown fails with exit 1: retried in 30 s, keeps its place
+    assert first is not None and first.argv[1] == "+sdown"
+    nxt = _finish(q, t, 1)
+    assert nxt is not None and nxt.argv[0] == "/bin/reconf"  # another stream is not held up
+    assert _finish(q, t, 2) is None  # +odown waits behind the +sdown retry (same stream)
+    again = _finish(q, t, 30_000)
+    assert again is not None and again.argv[1] == "+sdown"
+    last = _finish(q, t, 30_001)
+    assert last is not None and last.argv[1] == "+odown"
+    assert [(r.argv[1], r.outcome, r.attempt) for r in q.history] == [
+        ("+sdown", "retry", 1),
+        ("m", "ok", 1),
+        ("+sdown", "ok", 2),
+        ("+odown", "ok", 1),
+    ]
+    assert q.jobs == [] and q.ok == 3 and q.failed == 1
+
+
+def test_a_newer_reconfig_supersedes_one_waiting_for_a_retry_of_the_same_master() -> None:
+    q, t = ScriptQueue(), Timers()
+    q.schedule(0, ("/bin/reconf", "m", "leader", "start", "a", "1", "b", "1"), master="m", kind="reconfig")
+    _finish(q, t, 0, code=1)
+    q.schedule(5, ("/bin/reconf", "n", "leader", "start", "a", "1", "b", "1"), master="n", kind="reconfig")
+    assert len(q.jobs) == 2  # another master: not superseded
+    q.schedule(10, ("/bin/reconf", "m", "observer", "start", "b", "1", "c", "1"), master="m", kind="reconfig")
+    assert [j.argv[2] for j in q.jobs] == ["leader", "observer"] and q.jobs[0].master == "n"
+    assert q.history[-1].outcome == "superseded" and q.history[-1].argv[2] == "leader"
+    # a running job is never superseded
+    q2 = ScriptQueue()
+    q2.schedule(0, ("/bin/reconf", "m", "leader"), master="m", kind="reconfig")
+    q2.run_pending(Ctx(0))
+    q2.schedule(1, ("/bin/reconf", "m", "observer"), master="m", kind="reconfig")
+    assert len(q2.jobs) == 2 and q2.jobs[0].running
