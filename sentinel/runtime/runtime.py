@@ -232,6 +232,9 @@ class Runtime:
     def execute(self, actions: list[Action]) -> None:
         """Carry out one step's actions, in order (PersistState first and durable)."""
         for a in actions:
+            if isinstance(a, Publish) and a.event == "+new-epoch":
+                self._note_new_epoch(a.payload)  # so the step's earlier log lines carry its id too
+        for a in actions:
             if isinstance(a, SendCommand):
                 link = self._links.get(a.link)
                 if link is not None:
@@ -306,15 +309,22 @@ class Runtime:
             if self._links.get(link.id) is link:
                 del self._links[link.id]
 
+    def _note_new_epoch(self, payload: str) -> None:
+        """A failover we start claims a brand new epoch: the master whose failover epoch it is
+        (no other can have it) gets a failover id from now on."""
+        if not payload.isdigit():
+            return
+        for m in self.core.world.masters.values():
+            if m.failover_epoch == int(payload):
+                self._failover_ids[m.name] = (m.failover_epoch, f"{m.name}-{m.failover_epoch}-{self.core.myid[:8]}")
+                return
+
     def _publish(self, a: Publish) -> None:
         fields = event_fields(self.core, a.event, a.payload)
         if a.event == "+new-epoch":
-            # A failover we start claims a brand new epoch: no other master can have it.
-            starting = [m for m in self.core.world.masters.values() if m.failover_epoch == fields.get("epoch")]
-            if starting:
-                name, epoch = starting[0].name, starting[0].failover_epoch
-                self._failover_ids[name] = (epoch, f"{name}-{epoch}-{self.core.myid[:8]}")
-                fields["master"] = name
+            ours = [name for name, (epoch, _) in self._failover_ids.items() if epoch == fields.get("epoch")]
+            if ours:
+                fields["master"] = ours[0]
         master = fields.get("master")
         m = self.core.world.masters.get(master) if master is not None else None
         if m is not None:

@@ -391,6 +391,7 @@ def test_switchover_loses_no_acknowledged_write(fresh: Cluster) -> None:
     assert fo[0]["failover_id"].startswith(f"mymaster-{rep['new_epoch']}-")
     names = {x["event"] for x in fo}
     assert {"+new-epoch", "+try-failover", "+switchover-pause-writes", "+switch-master", "+failover-end"} <= names
+    assert any(n.startswith("Executing user requested SWITCHOVER") for n in names)  # a plain log line
     assert all(x.get("master") == "mymaster" and x.get("failover_epoch") == rep["new_epoch"] for x in fo)
 
 
