@@ -246,18 +246,16 @@ class SentinelProcess:
 
 
 def server_directives(kind: Kind, diskless_sync: bool | None = None) -> list[str]:
-    """Persistence off, immediate full syncs, no protected mode.
+    """Persistence off, immediate full syncs, no protected mode; `diskless_sync` None: the default.
 
-    `diskless_sync=None` means: stock's default (yes) for stock servers, `no` for ours. Our server
-    streams the replication backlog right after a diskless transfer's EOF mark instead of waiting
-    for the replica's first REPLCONF ACK as Redis does, and our replica only finds the mark at the
-    very end of a read: a full sync under write load then never ends (reported; see
-    docs/benchmarks-failover.md). A converted old master always needs a full sync.
+    (Our server's diskless full sync used to hang under write load: the master streamed the
+    backlog right after the EOF mark and the replica looked for the mark only at the end of a
+    read. Fixed in 9668e61; the converted old master of the e2e tests, which needs a full sync
+    while the new master takes writes, covers it.)
     """
     d = ["--save", "", "--repl-diskless-sync-delay", "0", "--protected-mode", "no"]
-    if diskless_sync is None:
-        diskless_sync = kind == "stock"
-    d += ["--repl-diskless-sync", "yes" if diskless_sync else "no"]
+    if diskless_sync is not None:
+        d += ["--repl-diskless-sync", "yes" if diskless_sync else "no"]
     if kind == "stock":
         d += ["--appendonly", "no"]
     return d
