@@ -10,6 +10,7 @@ propagation and memory accounting see it.
 from __future__ import annotations
 
 import heapq
+import itertools
 import random
 import time
 from collections import deque
@@ -185,10 +186,7 @@ class Database:
         for _ in range(100):
             if not self.data:
                 return None
-            idx = rng.randrange(len(self.data))
-            for i, key in enumerate(self.data):
-                if i == idx:
-                    break
+            key = next(itertools.islice(self.data, rng.randrange(len(self.data)), None))
             if self.expires and key in self.expires and self._expired(key):
                 continue
             return key
