@@ -32,22 +32,13 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from sentinel.cli.base import DEFAULT_CONFIG, DEFAULT_TIMEOUT, CliError, Settings
 from sentinel.core.config import ConfigError, SentinelConfig, parse_config
 
-DEFAULT_CONFIG = Path("/etc/hasentinel/sentinel.conf")
-DEFAULT_TIMEOUT = 2.0
+__all__ = ["DEFAULT_CONFIG", "DEFAULT_TIMEOUT", "CliError", "Endpoint", "Settings", "Sources"]
 MAX_SENTINELS = 64
 T = TypeVar("T")
 U = TypeVar("U")
-
-
-class CliError(Exception):
-    """A problem the operator can act on; `code` is the process exit code."""
-
-    def __init__(self, message: str, code: int = 2) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
 
 
 @dataclass(frozen=True, order=True)
@@ -78,19 +69,6 @@ class Endpoint:
         if not port_s.isdigit() or not 0 < int(port_s) < 65536:
             raise CliError(f"'{text}': the port must be a number from 1 to 65535")
         return cls(host, int(port_s))
-
-
-@dataclass
-class Settings:
-    """What the operator told the CLI (options), before anything is contacted."""
-
-    config: Path | None = None
-    """--config; None means the default path, used only if it exists."""
-    sentinels: list[str] = field(default_factory=list)
-    password: str | None = None
-    username: str | None = None
-    auth_pass: str | None = None
-    timeout: float = DEFAULT_TIMEOUT
 
 
 @dataclass

@@ -8,12 +8,16 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
 
-from sentinel.cli.client import DEFAULT_CONFIG, DEFAULT_TIMEOUT, CliError, Settings, resolve_sources
+from sentinel.cli.base import DEFAULT_CONFIG, DEFAULT_TIMEOUT, CliError, Settings
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from sentinel.cli.client import Sources
 
 CONFIG_HELP = f"sentinel.conf to learn the sentinels and passwords from (default {DEFAULT_CONFIG}, if present)"
 SENTINEL_HELP = "a sentinel to ask, HOST:PORT (repeatable); the others are discovered from it"
@@ -37,7 +41,16 @@ def _fail(e: CliError) -> typer.Exit:
 
 
 def _console() -> Console:
+    from rich.console import Console
+
     return Console(highlight=False, soft_wrap=False)
+
+
+def resolve_sources(settings: Settings) -> Sources:
+    """sentinel.cli.client.resolve_sources, imported when a command runs (redis, the core)."""
+    from sentinel.cli.client import resolve_sources as resolve
+
+    return resolve(settings)
 
 
 def status(

@@ -37,7 +37,12 @@ from tests.conftest import free_port
 from tests.sentinel.test_sentinel_e2e_basic import SentinelProcess, sentinel_conf, smaster, wait_until
 
 RUNNER = CliRunner()
-ENV = {"COLUMNS": "80", "HASENTINEL_VIP_CONF": "/nonexistent/vip.conf", "HASENTINEL_VIP": ""}
+ENV = {
+    "COLUMNS": "80",
+    "HASENTINEL_VIP_CONF": "/nonexistent/vip.conf",
+    "HASENTINEL_VIP": "",
+    "HASENTINEL_SUPERVISOR_STATUS": "",  # the `fresh` sentinels get one; the CLI here is not supervised
+}
 
 
 def cli(*args: str) -> Result:
@@ -283,6 +288,7 @@ def _writer(sent: redis.sentinel.Sentinel, tag: str, acked: list[str], stop: thr
         try:
             if mc.set(key, i):
                 acked.append(key)
+            time.sleep(0.0005)  # steady, not saturating: the 2-core test host runs everything else too
         except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError) as e:
             errors.append(type(e).__name__)
             time.sleep(0.01)
@@ -363,9 +369,20 @@ def test_switchover_loses_no_acknowledged_write(fresh: Cluster) -> None:
     (m,) = doc["masters"]
     assert m["address"] == f"127.0.0.1:{target.port}" and m["last_failover"]["kind"] == "switchover"
     assert m["last_failover"]["epoch"] == rep["new_epoch"] and m["last_failover"]["duration_ms"] is not None
-    wait_until(lambda: status_json(c)[0] == 0, timeout=20, what="healthy after the switchover")
+    last: list[Any] = []
+
+    def healthy() -> bool:
+        code, d = status_json(c)
+        last[:] = d["problems"]
+        return code == 0
+
+    try:
+        wait_until(healthy, timeout=30, what="healthy after the switchover")
+    except AssertionError as e:
+        raise AssertionError(f"{e}; problems: {last}") from None
     # Metrics: the leader counted one successful switchover and its duration; all see the epoch.
     leader = next(i for i, s in enumerate(c.sentinels) if f"127.0.0.1:{s.port}" == rep["sentinel"])
+    supervisor_file(Path(os.environ["HASENTINEL_SUPERVISOR_STATUS"]))  # fresh again (stale after 30 s)
     for i, port in enumerate(c.metrics_ports):
         mx = _scrape(port)
         assert _value(mx, "hasentinel_master_config_epoch", master="mymaster") == rep["new_epoch"]
