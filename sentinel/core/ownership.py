@@ -28,7 +28,7 @@ For every master with `sentinel vip`, at the end of every step (`evaluate_all`):
   how the fence ends: demotion (CLIENT KILL + SLAVEOF by the sentinels: they never run) or us
   becoming entitled again (they run on the rightful master). If the sentinel dies while fencing,
   the pause outlives it by up to `fence` ms: the safe direction (see docs/vip.md).
-* **startup**: until T_lease / 2 after Start, a missing lease (links still opening) changes
+* **startup**: for `startup_ms` (min(T_lease, 3 s)) after Start, a missing lease (links opening) changes
   nothing: a VIP found on the interface stays and no fence is added, so restarting the sentinel
   of a healthy master does not blink the VIP. Losing entitlement for another reason acts at once.
 
@@ -163,6 +163,13 @@ def lead_ms(lease: int) -> int:
     """How long before the lease runs out we release and fence: min(250, T_lease / 5). It covers
     a late tick and the delivery of the CLIENT PAUSE, so the fence is in force by the deadline."""
     return min(250, lease // 5)
+
+
+def startup_ms(lease: int) -> int:
+    """After Start, how long a missing lease changes nothing (a VIP found stays, no fence is
+    added): min(T_lease, 3 s). Links and the first answers take milliseconds, or about a second
+    on a loaded host; the sentinel was not managing anything while it was down anyway."""
+    return min(lease, 3000)
 
 
 def heartbeat_ms(lease: int) -> int:
@@ -352,7 +359,7 @@ def evaluate(w: World, ctx: Ctx, m: Master, cfg: VipSettings) -> None:
             event(w, ctx, Level.NOTICE, "+vip-lease", m, m, f" heard {heard}/{total}")
             if o.addr is AddrState.HELD:
                 ctx.emit(VipAnnounce(m.name, o.vip, o.iface))
-        elif now >= o.started + lease_len // 2:
+        elif now >= o.started + startup_ms(lease_len):
             event(w, ctx, Level.WARNING, "-vip-lease", m, m, f" heard {heard}/{total} need {need}")
     local_is_master = is_local(cfg, m.host, m.port)
     current, behind = _current(o, m, need, forever)
@@ -361,9 +368,9 @@ def evaluate(w: World, ctx: Ctx, m: Master, cfg: VipSettings) -> None:
         if not current and lease and local_is_master and behind:
             event(w, ctx, Level.WARNING, "-vip-stale", m, m, " a peer knows a newer config epoch")
     entitled = lease and local_is_master and current
-    # Right after Start the links are still opening: until T_lease / 2, a missing lease (or
+    # Right after Start the links are still opening: for startup_ms, a missing lease (or
     # missing answers) changes nothing while our view says the master is ours.
-    startup = not entitled and not behind and now < o.started + lease_len // 2
+    startup = not entitled and not behind and now < o.started + startup_ms(lease_len)
     if entitled != o.entitled:
         o.entitled = entitled
         o.entitled_since = now if entitled else None
@@ -618,8 +625,8 @@ def next_deadline(w: World, now: int) -> int | None:
         lease = lease_ms(m, cfg)
         if o.lease and o.lease_until is not None:
             at(o.lease_until - lead_ms(lease))
-        if not o.entitled and now < o.started + lease // 2:
-            at(o.started + lease // 2)
+        if not o.entitled and now < o.started + startup_ms(lease):
+            at(o.started + startup_ms(lease))
         if o.retry_at > now:
             at(o.retry_at)
         if o.fence_want and o.fence_sent is not None:

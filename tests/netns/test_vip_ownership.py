@@ -405,8 +405,9 @@ def test_kill9_master_server_moves_the_vip_with_a_short_gap(vlab: VipLab) -> Non
     gaps = no_holder_gaps(samples, t_kill, samples[-1]["t"])
     print(f"\n[kill -9 master] timeline (ms after the kill): {timeline(samples, t_kill)}")
     print(f"[kill -9 master] no-holder gaps (ms): {[round(g, 1) for g in gaps]}; overlap samples: 0")
-    assert len(gaps) == 1, gaps
-    assert gaps[0] <= 100, f"no holder for {gaps[0]:.1f} ms\n{vlab.trace()}"
+    # one gap, or none that a 10 ms sample caught (the VIP moved between two samples)
+    assert len(gaps) <= 1, gaps
+    assert max(gaps, default=0.0) <= 100, f"no holder for {gaps[0]:.1f} ms\n{vlab.trace()}"
     assert entry is not None and entry.lladdr == new.host.mac, entry
     assert garps(frames, vlab.vip, new.host.mac), "no GARP from the new holder"
     # the old host is silent once it released (capture times are the wall clock)
@@ -497,12 +498,11 @@ def test_dead_sentinel_on_the_master_host_keeps_the_vip_and_a_restart_does_not_b
     vlab.start_sentinel(old)
     vlab.wait(lambda: vlab.vip_status(old).get("entitled") == "1", 20, "the restarted sentinel is entitled")
     time.sleep(2.0)
-    assert vlab.ask(old, "SET", "k", "w") == "+OK"
+    assert vlab.ask(old, "SET", "k", "w") == "+OK", vlab.trace()
     samples = probe.stop()
     print(f"\n[kill -9 master's sentinel] timeline (ms after the kill): {timeline(samples, t_kill)}")
-    assert all(s["holders"] == [old.host.name] for s in samples if s["t"] >= t_kill), timeline(
-        samples, t_kill
-    )
+    held = all(s["holders"] == [old.host.name] for s in samples if s["t"] >= t_kill)
+    assert held, f"{timeline(samples, t_kill)}\n{vlab.trace()}"
     assert no_holder_gaps(samples, t_kill, samples[-1]["t"]) == []
     assert t_restart > t_kill
     st = vlab.vip_status(old)
