@@ -40,7 +40,8 @@ class SweepReport:
     sim_ms: int = 0
     failures: list[Result] = field(default_factory=list)
     stats: Counter[str] = field(default_factory=Counter)
-    converged: list[int] = field(default_factory=list)
+    converged: list[tuple[int, int]] = field(default_factory=list)
+    """(ms from the heal to convergence, seed) of every successful run."""
 
     @property
     def seeds_per_s(self) -> float:
@@ -62,9 +63,9 @@ class SweepReport:
         ]
         if conv:
             lines.append(
-                f"  liveness: converged after the heal in median {conv[len(conv) // 2]} ms, "
-                f"p99 {conv[min(len(conv) - 1, len(conv) * 99 // 100)]} ms, max {conv[-1]} ms "
-                f"(bound {config_for(self.mode).liveness_bound()} ms)"
+                f"  liveness: converged after the heal in median {conv[len(conv) // 2][0]} ms, "
+                f"p99 {conv[min(len(conv) - 1, len(conv) * 99 // 100)][0]} ms, "
+                f"max {conv[-1][0]} ms (seed {conv[-1][1]}; bound {config_for(self.mode).liveness_bound()} ms)"
             )
         for r in self.failures:
             lines.append(f"  seed {r.seed}: {r.violation}")
@@ -72,9 +73,9 @@ class SweepReport:
         return "\n".join(lines)
 
 
-def _run(args: tuple[int, str]) -> Result:
-    seed, mode = args
-    r = run_seed(seed, config_for(mode))
+def _run(args: tuple[int, str, SimConfig | None]) -> Result:
+    seed, mode, cfg = args
+    r = run_seed(seed, cfg or config_for(mode))
     if r.ok:
         r.trace = []
     return r
@@ -90,7 +91,7 @@ def sweep(start: int, count: int, mode: str = "ci", workers: int | None = None) 
     workers = workers or default_workers()
     report = SweepReport(start, count, mode)
     t0 = time.perf_counter()
-    jobs = [(s, mode) for s in range(start, start + count)]
+    jobs: list[tuple[int, str, SimConfig | None]] = [(s, mode, None) for s in range(start, start + count)]
     if workers == 1:
         results = map(_run, jobs)
         _collect(report, results)
@@ -111,13 +112,16 @@ def _collect(report: SweepReport, results: object) -> None:
         if not r.ok:
             report.failures.append(r)
         elif r.converged_after is not None:
-            report.converged.append(r.converged_after)
+            report.converged.append((r.converged_after, r.seed))
 
 
-def first_failure(start: int, budget: int, mode: str = "ci", workers: int | None = None) -> Result | None:
-    """The first seed (in order) among start..start+budget-1 whose run fails, or None."""
+def first_failure(
+    start: int, budget: int, mode: str = "ci", workers: int | None = None, cfg: SimConfig | None = None
+) -> Result | None:
+    """The first seed (in order) among start..start+budget-1 whose run fails, or None
+    (`cfg` replaces the mode's configuration)."""
     workers = workers or default_workers()
-    jobs = [(s, mode) for s in range(start, start + budget)]
+    jobs: list[tuple[int, str, SimConfig | None]] = [(s, mode, cfg) for s in range(start, start + budget)]
     if workers == 1:
         return next((r for r in map(_run, jobs) if not r.ok), None)
     with multiprocessing.get_context("fork").Pool(workers) as pool:

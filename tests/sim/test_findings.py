@@ -13,7 +13,9 @@ import pytest
 
 from tests.sim import scenarios
 from tests.sim.checks import KNOWN
-from tests.sim.world import SimConfig
+from tests.sim.conftest import SUMMARIES
+from tests.sim.sweep import first_failure
+from tests.sim.world import SimConfig, run_seed
 
 pytestmark = pytest.mark.sim
 
@@ -23,7 +25,7 @@ def one_fault(**kw: object) -> SimConfig:
     return SimConfig(profile="one-fault", minority=False, **kw)  # type: ignore[arg-type]
 
 
-@pytest.mark.xfail(strict=True, reason=f"F1: {KNOWN['F1']} (also sweep seed 3272)")
+@pytest.mark.xfail(strict=True, reason=f"F1: {KNOWN['F1']} (also sweep seed 10823)")
 def test_f1_stalled_master_resumes_after_the_offsets_were_read() -> None:
     """A master's server stalls past down-after while its host keeps the lease; it resumes
     just after the leader read the replicas' offsets and acknowledges (WAIT 1) the writes
@@ -32,7 +34,7 @@ def test_f1_stalled_master_resumes_after_the_offsets_were_read() -> None:
     assert r.ok, r.violation
 
 
-@pytest.mark.xfail(strict=True, reason=f"F2: {KNOWN['F2']}")
+@pytest.mark.xfail(strict=True, reason=f"F2: {KNOWN['F2']} (also sweep seeds 11255, 12103, 13900)")
 def test_f2_interrupted_promotion_loses_the_promoted_replica_data() -> None:
     """The leader crashes between its replica's promotion and the switch; the next failover
     ranks that replica (now reporting role:master) at offset 0 and promotes one that is behind."""
@@ -56,3 +58,15 @@ def test_vip_gate_as_written_lets_two_masters_accept_writes() -> None:
     r = scenarios.scripted(0, scenarios.isolate_master_host, one_fault(gate="lease"))
     assert not r.ok and r.kind == "two-writable-masters", r.violation
     assert scenarios.scripted(0, scenarios.isolate_master_host, one_fault()).ok
+
+
+def test_literal_vip_rule_lets_a_stale_holder_take_the_vip_back() -> None:
+    """Issue 5's rule with "heard from" = any reply and "confirmed release" = any status saying
+    so: after a partition heals, the isolated old master's host takes the VIP back with a
+    confirmation sent before the failover and the timeout on the real holder, before its
+    sentinel has heard of the new config epoch. The sweep finds it within a few hundred seeds;
+    the default (agreement) reading passes the same seed."""
+    r = first_failure(0, 300, cfg=SimConfig(vip_rule="literal"))
+    assert r is not None and r.kind == "two-vip-holders", r and r.violation
+    SUMMARIES.append(f"issue 5's rule read literally: two VIP holders at seed {r.seed}")
+    assert run_seed(r.seed).ok
