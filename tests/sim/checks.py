@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sentinel.core import PersistState, Publish, SentinelState
+from sentinel.core import PersistState, SentinelState
 from sentinel.core.actions import Action
 from sentinel.core.events import Event
 
@@ -239,8 +239,3 @@ class Checks:
                 f"master, first {missing[:5]}",
                 known,
             )
-
-
-def published(actions: list[Action]) -> list[str]:
-    """Event names in a list of actions (for traces)."""
-    return [a.event for a in actions if isinstance(a, Publish)]

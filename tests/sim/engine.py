@@ -306,7 +306,6 @@ class Network:
         self.ips: dict[str, str] = {}
         """ip -> host name."""
         self.next_conn = 1
-        self.messages = 0
 
     # --- topology -----------------------------------------------------------------------------
 
@@ -364,7 +363,6 @@ class Network:
 
     def transmit(self, conn: Conn, side: int, seq: int, msg: Any, rto: int) -> None:
         """Send one segment of `conn` from `side` (retransmitted until its path opens)."""
-        self.messages += 1
         src = conn.ends[side].host
         dst = conn.ends[1 - side].host
         sched = self.sched

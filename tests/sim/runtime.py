@@ -88,15 +88,12 @@ class ApiClient:
 
 
 class SentinelProc(Process):
-    """The sentinel process of host `host` (index `index` in the world)."""
+    """The sentinel process of host `host`."""
 
-    def __init__(
-        self, world: World, net: Network, host: str, ip: str, index: int, conf: str, timers: Timers
-    ) -> None:
+    def __init__(self, world: World, net: Network, host: str, ip: str, conf: str, timers: Timers) -> None:
         super().__init__(net, host, f"sentinel@{host}")
         self.world = world
         self.ip = ip
-        self.index = index
         self.conf = conf
         self.base_timers = timers
         self.core: SentinelCore | None = None

@@ -15,7 +15,7 @@ from tests.sim import scenarios
 from tests.sim.checks import KNOWN
 from tests.sim.conftest import SUMMARIES
 from tests.sim.sweep import first_failure
-from tests.sim.world import SimConfig, run_seed
+from tests.sim.world import Result, SimConfig, liveness, run_seed
 
 pytestmark = pytest.mark.sim
 
@@ -48,6 +48,22 @@ def test_f3_master_dies_while_the_sentinels_are_down() -> None:
     none can ever fail over (every replica 'disconnected too long')."""
     r = scenarios.scripted(0, scenarios.f3_sentinels_restart_late, one_fault())
     assert r.ok, r.violation
+
+
+@pytest.mark.xfail(strict=True, reason=f"F3: {KNOWN['F3']}")
+def test_f3_minimal_script_found_by_the_state_machine() -> None:
+    """The script Hypothesis shrank F3 to while the state machine was being tuned."""
+    from tests.sim.test_stateful import SentinelQuorum
+
+    m = SentinelQuorum()
+    m.warm_up()
+    m.crash_server("master")
+    m.crash_sentinel("master")
+    m.crash_sentinel("h1")
+    m.advance(5000)
+    m.advance(5000)
+    m.crash_sentinel("h2")
+    liveness(m.w, Result(seed=7, ok=True))
 
 
 def test_vip_gate_as_written_lets_two_masters_accept_writes() -> None:

@@ -126,13 +126,10 @@ class Host:
         self.world = world
         self.name = name
         self.ip = ip
-        self.index = index
         self.clock = Clock(ppm=world.rng.randrange(-world.cfg.max_ppm, world.cfg.max_ppm + 1))
         self.jumped = 0
         self.server = Server(world, world.net, name, ip, world.cfg.server)
-        self.sentinel = SentinelProc(
-            world, world.net, name, ip, index, world.sentinel_conf(index), world.cfg.timers
-        )
+        self.sentinel = SentinelProc(world, world.net, name, ip, world.sentinel_conf(index), world.cfg.timers)
         self.hooks = Hooks(world, name, world.cfg.hook_lock, world.cfg.hook_work)
         self.freezes: dict[str, int] = {"server": 0, "sentinel": 0}
         self.restart_pending = {"server": False, "sentinel": False}
@@ -361,15 +358,12 @@ class World:
             self.hosts[h] = Host(self, h, f"10.0.0.{i + 1}", i)
         self.servers: dict[str, Server] = {h: self.hosts[h].server for h in self.host_names}
         self.sentinels: dict[str, SentinelProc] = {h: self.hosts[h].sentinel for h in self.host_names}
-        self.lease = self.vip if isinstance(self.vip, LeaseVipModel) else None
         self.client = Client(self)
         self.era = 0
         """Network fault era: undos of network faults from before a heal-all are ignored."""
         self.phase = 0
         """Bumped when the liveness phase starts: every pending fault action is then ignored."""
         self.blocks: dict[tuple[str, str], int] = {}
-        self.jumps = 0
-        self.faults: list[str] = []
         self.writing = False
         self.minority: str | None = None
         self.profile = self.cfg.profile
@@ -806,7 +800,6 @@ class Nemesis:
         return self.w.rng.randrange(lo, hi)
 
     def _note(self, text: str) -> None:
-        self.w.faults.append(f"{self.w.sched.now // MS} {text}")
         self.w.trace("!", text)
 
     # --- network ------------------------------------------------------------------------------
