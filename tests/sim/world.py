@@ -468,10 +468,12 @@ class World:
         if any(wid in sel.hidden for sel in self.selections):
             return "F2"
         acc = self.accepted.get(wid)
-        if acc is not None:
-            addr, t = acc
-            if any(sel.old == addr and sel.chosen != addr and sel.at <= t for sel in self.selections):
-                return "F1"
+        if acc is None:
+            return ""
+        addr, t = acc
+        became = max((sel.at for sel in self.selections if sel.chosen == addr and sel.at <= t), default=0)
+        if any(sel.old == addr and sel.chosen != addr and became <= sel.at <= t for sel in self.selections):
+            return "F1"  # accepted after a failover of its server had read the offsets
         return ""
 
     def on_role_change(self, server: Server) -> None:
