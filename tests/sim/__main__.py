@@ -5,7 +5,8 @@
     .venv/bin/python -m tests.sim sweep --count 1000     # what CI runs (pytest -m sim)
     .venv/bin/python -m tests.sim sweep --long --count 20000 --start 100000
 
-Run from the repository root. Exit status 1 when a run violates an invariant.
+Run from the repository root. Exit status 1 when a run violates an invariant in a way no open
+finding (tests/sim/checks.py KNOWN, docs/simulation.md#findings) explains.
 """
 
 from __future__ import annotations
@@ -44,12 +45,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"seed {r.seed} ({mode}): {status}; {r.sim_ms} ms simulated in {r.wall:.2f} s, "
                 f"{r.steps} core steps, digest {r.digest}"
             )
-            return 0 if r.ok else 1
+            return 0 if r.ok or r.known else 1
         rep = sweep(args.start, args.count, mode, args.workers)
         print(rep.summary())
-        if rep.failures:
-            print(f"first failure: {replay_command(rep.failures[0].seed, mode)}")
-        return 1 if rep.failures else 0
+        new = [r for r in rep.failures if not r.known]
+        if new:
+            print(f"first unexplained failure: {replay_command(new[0].seed, mode)}")
+        return 1 if new else 0
 
 
 if __name__ == "__main__":
