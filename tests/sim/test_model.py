@@ -9,11 +9,15 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
+
 from sentinel.core.info import Role, parse_info
 from sentinel.core.replies import Status
 from tests.sim.engine import MS, SEC, Clock, Conn, LinkParams, Network, Process, Scheduler
 from tests.sim.sweep import config_for
 from tests.sim.world import SimConfig, World, run_seed
+
+pytestmark = pytest.mark.sim
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

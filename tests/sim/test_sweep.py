@@ -26,7 +26,8 @@ def test_seed_sweep(sim_settings: SimSettings) -> None:
         r = run_seed(s.seed, config_for(s.mode))
         trace = "\n".join(r.trace[-150:])
         SUMMARIES.append(f"sim replay of seed {s.seed} ({s.mode}): {'ok' if r.ok else r.violation}")
-        assert r.ok, f"{r.violation}\n{trace}\nreplay: {replay_command(s.seed, s.mode)}"
+        if not r.ok:
+            pytest.fail(f"{r.violation}\n{trace}\nreplay: {replay_command(s.seed, s.mode)}", pytrace=False)
         return
     rep = sweep(s.start, s.count, s.mode, s.workers)
     SUMMARIES.append(rep.summary())
@@ -39,6 +40,10 @@ def test_seed_sweep(sim_settings: SimSettings) -> None:
             + " - see docs/simulation.md#findings"
         )
     new = [r for r in rep.failures if not r.known]
-    assert not new, "\n".join(
-        f"seed {r.seed}: {r.violation}\n  replay: {replay_command(r.seed, s.mode)}" for r in new
-    )
+    if new:
+        pytest.fail(
+            "\n".join(
+                f"seed {r.seed}: {r.violation}\n  replay: {replay_command(r.seed, s.mode)}" for r in new
+            ),
+            pytrace=False,
+        )
