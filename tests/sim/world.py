@@ -491,7 +491,7 @@ class World:
 
     def write_accepting(self, s: Server) -> bool:
         """Would `s` accept a client write right now?"""
-        return s.runs and s.role == "master" and s.fence_ok() and self.vip.write_gate(s)
+        return s.runs and s.role == "master" and self.vip.write_gate(s) and s.fence_ok()
 
     def vip_holders(self) -> list[str]:
         """Hosts holding the VIP now."""
