@@ -1,4 +1,5 @@
-"""The invariants, checked as the simulation runs (a violation stops the run at once).
+"""The invariants, checked as the simulation runs (a violation stops the run at once), and the
+open findings that explain some violations (`KNOWN`, docs/simulation.md#findings).
 
 | kind | invariant | checked |
 |---|---|---|
@@ -12,7 +13,7 @@
 | `two-vip-holders` | at most one host holds the VIP at any instant | after every step and server event |
 | `two-writable-masters` | at most one server accepts writes at any instant (role master, min-replicas fence, lease gate) | after every step and server event |
 | `hooks-overlap` | client-reconfig hooks of one host never run their critical sections concurrently | every hook start |
-| `lost-write` | every write acknowledged by `WAIT 1` is in the final master's data | end of run |
+| `lost-write` | every write acknowledged by `WAIT 1` is in the final master's data (one-fault profile) | end of run |
 | `no-convergence` | after the heal, the majority converges within the liveness bound | liveness phase |
 """
 
