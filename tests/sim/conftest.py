@@ -8,6 +8,7 @@ directory: the options below only exist when pytest is given a path inside tests
 | `--sim-seed S` (replay one seed) | `SIM_SEED` | - |
 | `--sim-workers W` | `SIM_WORKERS` | one per CPU |
 | `--long` (nightly: more seeds, 60 s of faults each, more Hypothesis examples) | `SIM_LONG=1` | off |
+| `--sim-vip core` (the sweep drives the core's own VIP rule) | `SIM_VIP=core` | model |
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class SimSettings:
     seed: int | None
     mode: str
     workers: int | None
+    vip: str
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,6 +43,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--sim-seed", type=int, default=None, help="replay this one seed")
     g.addoption("--sim-workers", type=int, default=None, help="worker processes (default: one per CPU)")
     g.addoption("--long", action="store_true", default=False, help="nightly-size simulation runs")
+    g.addoption("--sim-vip", choices=("model", "core"), default=None, help="VIP rule of the sweep")
 
 
 def _opt(config: pytest.Config, name: str, env: str) -> int | None:
@@ -76,7 +79,16 @@ def sim_settings(pytestconfig: pytest.Config) -> SimSettings:
         seed=_opt(pytestconfig, "--sim-seed", "SIM_SEED"),
         mode="long" if long else "ci",
         workers=_opt(pytestconfig, "--sim-workers", "SIM_WORKERS"),
+        vip=_vip(pytestconfig),
     )
+
+
+def _vip(config: pytest.Config) -> str:
+    try:
+        value = config.getoption("--sim-vip")
+    except ValueError:
+        value = None
+    return str(value or os.environ.get("SIM_VIP") or "model")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

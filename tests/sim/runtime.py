@@ -9,8 +9,9 @@ drives it (docs/sentinel-runtime.md), over the simulated network, disk and clock
   are matched to tags in order; on a pub/sub link `["message", ch, payload]` becomes
   `PubSubMessage`. A connection that ends feeds `LinkDown`; `CloseLink` reports nothing.
 * The API side (peers connect to our port 26379): PING, AUTH, CLIENT, `PUBLISH
-  __sentinel__:hello` (answered `:1` at once, fed as `HelloReceived`) and `SENTINEL
-  is-master-down-by-addr` (fed as `IsMasterDownRequest`, answered by the core's `ReplyTo`).
+  __sentinel__:hello` (answered `:1` at once, fed as `HelloReceived`), `SENTINEL
+  is-master-down-by-addr` (fed as `IsMasterDownRequest`, answered by the core's `ReplyTo`) and
+  `SENTINEL VIP-STATUS` (answered from the core's state between steps, when it owns the VIP).
   Commands of one connection are served in order, one at a time, as the API's per-client task.
 * Scripts: `RunScript` starts a hook process on the host (`Hooks`), which outlives a crash of
   the sentinel; its exit comes back as `ScriptExited` to the incarnation that started it.
@@ -50,7 +51,7 @@ from sentinel.core import (
     Timers,
     parse_config,
 )
-from sentinel.core.actions import Action
+from sentinel.core.actions import Action, VipAcquire, VipAnnounce, VipRelease
 from sentinel.core.events import Event
 from sentinel.core.replies import ErrorReply, Reply, Status
 from tests.sim.engine import MS, Conn, Network, Process
@@ -135,9 +136,9 @@ class SentinelProc(Process):
         now = self.now()
         self.last_tick = now
         self.next_tick = -1  # no timer of this incarnation is pending yet
-        self.world.vip.agent_start(self.host, now)
         self.world.trace(self.host, f"sentinel boot (epoch {state.current_epoch if state else 0})")
         self.feed(Start())
+        self.world.vip.agent_start(self.host, now)
         self._reschedule_tick()
 
     def crash(self, fin: bool = True) -> None:
@@ -276,6 +277,8 @@ class SentinelProc(Process):
                 self.world.hosts[self.host].hooks.run(self, a.job, a.argv)
             elif isinstance(a, KillScript):
                 self.world.hosts[self.host].hooks.kill(self, a.job)
+            elif isinstance(a, (VipAcquire, VipRelease, VipAnnounce)):
+                self.world.vip.execute(self.host, a)
             elif isinstance(a, Crash):
                 self.world.trace(self.host, f"SIMULATE-FAILURE crash {a.code}")
                 self.crash()
@@ -379,6 +382,8 @@ class SentinelProc(Process):
                     client.conn.send(self, ("R", reply))
                     self.feed(HelloReceived(argv[2]))
                     continue
+            elif name == "SENTINEL" and len(argv) == 3 and argv[1].upper() == "VIP-STATUS":
+                reply = self.world.vip_status(self.host, argv[2])
             elif name == "SENTINEL" and len(argv) == 6 and argv[1].lower() == "is-master-down-by-addr":
                 req = self.next_request
                 self.next_request += 1

@@ -23,7 +23,10 @@ What it models (and nothing more):
   Redis 7's format, parsed by the core's real parser), SUBSCRIBE / PUBLISH on
   `__sentinel__:hello`, and the transaction MULTI, SLAVEOF, CONFIG REWRITE, CLIENT KILL TYPE
   normal|pubsub (every other client of that type, sentinels' links included), EXEC. Commands
-  queued after MULTI run only at EXEC; a connection lost before EXEC runs nothing.
+  queued after MULTI run only at EXEC; a connection lost before EXEC runs nothing. And the
+  fence of the core's VIP rule: `CLIENT PAUSE <ms> WRITE` blocks a connection at its first write
+  or PUBLISH until the pause ends or `CLIENT UNPAUSE`; then what waited runs (a killed
+  connection's never does).
 
 Not modelled: keys and values, RDB transfer time beyond one message, replication backlog limits
 (a partial resync is always possible when histories allow it), keepalive PINGs in the offset.
@@ -109,6 +112,10 @@ class Server(Process):
         self.clients: dict[int, ClientState] = {}
         self.downstream: dict[int, Downstream] = {}
         self.waiters: list[Waiter] = []
+        self.paused_until = 0
+        """CLIENT PAUSE <ms> WRITE: local ms until which writes (and PUBLISH) wait."""
+        self.held: dict[int, list[Any]] = {}
+        """Connections blocked by the pause: their messages, in order, run when it ends."""
         # replica side
         self.repl: Conn | None = None
         self.repl_state = "none"
@@ -139,6 +146,40 @@ class Server(Process):
         """Local ms."""
         return self.world.local_ms(self.host)
 
+    def paused(self) -> bool:
+        """Writes wait (CLIENT PAUSE ... WRITE in force)."""
+        return self.paused_until > self.now()
+
+    def _pause(self, ms: int) -> None:
+        self.paused_until = max(self.paused_until, self.now() + ms)
+        inc = self.incarnation
+
+        def end() -> None:
+            if self.alive and self.incarnation == inc:
+                self.run(self._unblock)
+
+        self.world.sched.at(self.world.real_at(self.host, self.paused_until * MS), end)
+
+    def _unblock(self) -> None:
+        """The pause ended (or was lifted): blocked connections run what waited, in order."""
+        if self.paused():
+            return
+        held, self.held = self.held, {}
+        for cid, msgs in held.items():
+            st = self.clients.get(cid)
+            if st is None:
+                continue
+            for msg in msgs:
+                if st.conn.open[st.conn.side_of(self)]:
+                    self.on_message(st.conn, msg)
+        self.world.after_server_event(self)
+
+    def _blocks(self, msg: Any) -> bool:
+        """Under CLIENT PAUSE WRITE, a write (SET + WAIT) or PUBLISH blocks its connection."""
+        if msg[0] == "WRITE":
+            return True
+        return msg[0] == "CMD" and msg[1][0].upper() == "PUBLISH"
+
     def fence_ok(self) -> bool:
         """min-replicas-to-write: enough replicas ACKed within max-lag."""
         need = self.settings.min_replicas_to_write
@@ -158,6 +199,8 @@ class Server(Process):
         self.clients.clear()
         self.downstream.clear()
         self.waiters.clear()
+        self.paused_until = 0
+        self.held.clear()
         self.repl = None
         self.repl_state = "none"
         self.repl_cancel = None
@@ -420,6 +463,7 @@ class Server(Process):
             self.repl_state = "none"
             return
         self.clients.pop(conn.id, None)
+        self.held.pop(conn.id, None)
         if self.downstream.pop(conn.id, None) is not None:
             self.world.after_server_event(self)
         if self.waiters:
@@ -430,6 +474,9 @@ class Server(Process):
         """Dispatch one message."""
         if conn is self.repl:
             self._from_master(conn, msg)
+            return
+        if conn.id in self.held or (self.paused_until and self._blocks(msg) and self.paused()):
+            self.held.setdefault(conn.id, []).append(msg)
             return
         kind = msg[0]
         if kind == "CMD":
@@ -462,6 +509,13 @@ class Server(Process):
                 return Status("OK")
             if sub == "KILL" and len(argv) == 4 and argv[2].upper() == "TYPE":
                 return self._client_kill(st, argv[3].lower())
+            if sub == "PAUSE" and len(argv) >= 3:
+                self._pause(int(argv[2]))
+                return Status("OK")
+            if sub == "UNPAUSE":
+                self.paused_until = 0
+                self._unblock()
+                return Status("OK")
             return ErrorReply("ERR syntax error")
         if name == "INFO":
             return self.info_text()
@@ -512,6 +566,7 @@ class Server(Process):
             if st is me or st.kind != kind:
                 continue
             del self.clients[cid]
+            self.held.pop(cid, None)
             st.conn.close(self)
             self.waiters = [w for w in self.waiters if w.conn is not st.conn]
             n += 1

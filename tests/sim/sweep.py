@@ -14,19 +14,19 @@ from tests.sim.world import Result, SimConfig, run_seed
 MODES = ("ci", "long")
 
 
-def config_for(mode: str) -> SimConfig:
-    """The run configuration of a sweep mode: "ci" (20 s of faults per seed) or "long" (60 s)."""
-    if mode == "long":
-        return SimConfig(safety=60000)
-    if mode != "ci":
+def config_for(mode: str, vip: str = "model") -> SimConfig:
+    """The run configuration of a sweep mode: "ci" (20 s of faults per seed) or "long" (60 s);
+    `vip`: "model" (vip.py's model of issue 5's rule) or "core" (the core's own rule)."""
+    if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r} (one of {MODES})")
-    return SimConfig()
+    return SimConfig(safety=60000 if mode == "long" else 20000, vip=vip)
 
 
-def replay_command(seed: int, mode: str = "ci") -> str:
+def replay_command(seed: int, mode: str = "ci", vip: str = "model") -> str:
     """The one-line command that replays `seed` (run from the repository root)."""
     long = " --long" if mode == "long" else ""
-    return f".venv/bin/python -m tests.sim replay {seed}{long}"
+    core = " --vip core" if vip == "core" else ""
+    return f".venv/bin/python -m tests.sim replay {seed}{long}{core}"
 
 
 @dataclass
@@ -36,6 +36,7 @@ class SweepReport:
     start: int
     count: int
     mode: str
+    vip: str = "model"
     wall: float = 0.0
     sim_ms: int = 0
     failures: list[Result] = field(default_factory=list)
@@ -52,7 +53,7 @@ class SweepReport:
         """Human-readable lines: throughput, counts, and each failure with its replay command."""
         conv = sorted(self.converged)
         lines = [
-            f"sim sweep ({self.mode}): seeds {self.start}..{self.start + self.count - 1}: "
+            f"sim sweep ({self.mode}{', core VIP rule' if self.vip == 'core' else ''}): seeds {self.start}..{self.start + self.count - 1}: "
             f"{self.count} runs in {self.wall:.1f} s = {self.seeds_per_s:.1f} seeds/s "
             f"({self.sim_ms / 1000 / max(self.wall, 1e-9):.0f}x real time), "
             f"{len(self.failures)} failed",
@@ -65,11 +66,11 @@ class SweepReport:
             lines.append(
                 f"  liveness: converged after the heal in median {conv[len(conv) // 2][0]} ms, "
                 f"p99 {conv[min(len(conv) - 1, len(conv) * 99 // 100)][0]} ms, "
-                f"max {conv[-1][0]} ms (seed {conv[-1][1]}; bound {config_for(self.mode).liveness_bound()} ms)"
+                f"max {conv[-1][0]} ms (seed {conv[-1][1]}; bound {config_for(self.mode, self.vip).liveness_bound()} ms)"
             )
         for r in self.failures:
             lines.append(f"  seed {r.seed}: {r.violation}")
-            lines.append(f"    replay: {replay_command(r.seed, self.mode)}")
+            lines.append(f"    replay: {replay_command(r.seed, self.mode, self.vip)}")
         return "\n".join(lines)
 
 
@@ -86,12 +87,15 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)))
 
 
-def sweep(start: int, count: int, mode: str = "ci", workers: int | None = None) -> SweepReport:
+def sweep(
+    start: int, count: int, mode: str = "ci", workers: int | None = None, vip: str = "model"
+) -> SweepReport:
     """Run seeds start..start+count-1."""
     workers = workers or default_workers()
-    report = SweepReport(start, count, mode)
+    report = SweepReport(start, count, mode, vip)
     t0 = time.perf_counter()
-    jobs: list[tuple[int, str, SimConfig | None]] = [(s, mode, None) for s in range(start, start + count)]
+    cfg = config_for(mode, vip) if vip != "model" else None
+    jobs: list[tuple[int, str, SimConfig | None]] = [(s, mode, cfg) for s in range(start, start + count)]
     if workers == 1:
         results = map(_run, jobs)
         _collect(report, results)

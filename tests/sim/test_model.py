@@ -210,3 +210,23 @@ def test_liveness_bound_is_derived_from_the_timeouts() -> None:
     assert cfg.liveness_bound() == 69_500
     slower = SimConfig(failover_timeout=8000)
     assert slower.liveness_bound() - cfg.liveness_bound() == 4 * 4000
+
+
+def test_the_core_vip_rule_runs_in_the_simulator() -> None:
+    """With `vip="core"` the cores own the VIP (sentinel vip ...): the master's host holds it,
+    and after the master's server dies it moves with the failover; the fence pauses writes on a
+    server whose host may not hold it."""
+    w = World(8, SimConfig(vip="core", profile="one-fault", minority=False))
+    w.warm_up()
+    assert w.vip_holders() == ["h0"]
+    w.start_client()
+    w.servers["h0"].crash()
+    w.hosts["h0"].supervise_server()
+    for _ in range(200):
+        w.advance(100)
+        if w.converged() and w.vip_holders() != ["h0"]:
+            break
+    assert w.converged(), w.describe()
+    (holder,) = w.vip_holders()
+    assert w.servers[holder].role == "master" and w.write_accepting(w.servers[holder])
+    assert w.client.acked_wait

@@ -23,13 +23,15 @@ def test_seed_sweep(sim_settings: SimSettings) -> None:
     are reported by name and reproduced by the strict xfails of test_findings.py)."""
     s = sim_settings
     if s.seed is not None:
-        r = run_seed(s.seed, config_for(s.mode))
+        r = run_seed(s.seed, config_for(s.mode, s.vip))
         trace = "\n".join(r.trace[-150:])
         SUMMARIES.append(f"sim replay of seed {s.seed} ({s.mode}): {'ok' if r.ok else r.violation}")
         if not r.ok:
-            pytest.fail(f"{r.violation}\n{trace}\nreplay: {replay_command(s.seed, s.mode)}", pytrace=False)
+            pytest.fail(
+                f"{r.violation}\n{trace}\nreplay: {replay_command(s.seed, s.mode, s.vip)}", pytrace=False
+            )
         return
-    rep = sweep(s.start, s.count, s.mode, s.workers)
+    rep = sweep(s.start, s.count, s.mode, s.workers, s.vip)
     SUMMARIES.append(rep.summary())
     known = [r for r in rep.failures if r.known]
     if known:
@@ -43,7 +45,8 @@ def test_seed_sweep(sim_settings: SimSettings) -> None:
     if new:
         pytest.fail(
             "\n".join(
-                f"seed {r.seed}: {r.violation}\n  replay: {replay_command(r.seed, s.mode)}" for r in new
+                f"seed {r.seed}: {r.violation}\n  replay: {replay_command(r.seed, s.mode, s.vip)}"
+                for r in new
             ),
             pytrace=False,
         )

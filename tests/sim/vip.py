@@ -44,9 +44,9 @@ Clock faults: leases are measured on each host's own clock; they are safe while 
 forward jumps stay below `margin` (SimConfig.max_clock_jump).
 
 **Seam.** `VipOwnership` is what the world calls. `LeaseVipModel` implements issue 5's rule from
-the cores' observable state. When the core owns the rule (actions to add/remove the VIP), write a
-`CoreVipOwnership` that records those actions per host, and return it from `World.make_vip`; the
-invariants only use `holds()` and `write_gate()`.
+the cores' observable state; `CoreVipOwnership` drives the rule the core now owns
+(sentinel/core/ownership.py) by executing its actions (`SimConfig.vip="core"`); `World.make_vip`
+chooses. The invariants only use `holds()` and `write_gate()`.
 """
 
 from __future__ import annotations
@@ -55,11 +55,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from sentinel.core.actions import VipAcquire, VipAnnounce, VipRelease
+from sentinel.core.events import VipDone, VipObserved
+from sentinel.core.ownership import vip_status
+from sentinel.core.replies import ErrorReply, Reply
 from tests.sim.engine import MS
 
 if TYPE_CHECKING:
     from tests.sim.server import Server
     from tests.sim.world import World
+
+VipAction = VipAcquire | VipRelease | VipAnnounce
 
 MASTER_NAME = "mymaster"
 STATUS_PERIOD = 200
@@ -72,7 +78,7 @@ class VipOwnership(Protocol):
     """What the simulator needs from whoever decides VIP ownership."""
 
     def agent_start(self, host: str, now: int) -> None:
-        """The host's sentinel (re)started at local ms `now`."""
+        """The host's sentinel (re)started at local ms `now` (Start was just fed)."""
 
     def agent_stop(self, host: str) -> None:
         """The host's sentinel stopped (crash, power loss)."""
@@ -91,6 +97,12 @@ class VipOwnership(Protocol):
 
     def write_gate(self, server: Server) -> bool:
         """The lease lets `server` accept a write right now."""
+
+    def execute(self, host: str, action: VipAction) -> None:
+        """A VIP action of `host`'s core (only when the core owns the rule)."""
+
+    def power(self, host: str, on: bool) -> None:
+        """The host lost power or booted (the address does not survive either)."""
 
 
 @dataclass(slots=True)
@@ -285,6 +297,13 @@ class LeaseVipModel:
         )
         return steady >= self.majority
 
+    def execute(self, host: str, action: VipAction) -> None:
+        """Never called: without `sentinel vip` in its config the core emits no VIP action."""
+        raise AssertionError(f"{host}: unexpected {action!r} (the core does not own the rule here)")
+
+    def power(self, host: str, on: bool) -> None:
+        """Nothing: the agent lives in the sentinel process (agent_stop covers power loss)."""
+
     def _send_status(self, host: str) -> None:
         ag = self.agents[host]
         ag.last_status = self.world.local_ms(host)
@@ -300,3 +319,78 @@ class LeaseVipModel:
 
     def _status_fn(self, host: str, sender: str, holding: bool, view: View | None) -> Callable[[int], None]:
         return lambda arrival: self._status(host, sender, arrival, holding, view)
+
+
+class CoreVipOwnership:
+    """The core's own rule (sentinel/core/ownership.py, docs/vip.md): each core is configured
+    with `sentinel vip`, the simulator executes its `VipAcquire` / `VipRelease` (the address
+    flag of the host's interface, then `VipDone`), feeds `VipObserved` after every Start, and
+    answers peers' `SENTINEL VIP-STATUS` from the target core (`status`); servers model the
+    `CLIENT PAUSE ... WRITE` fence the core keeps on its local server.
+
+    A host holds the VIP while the address is on its interface and its kernel runs: the address
+    survives a sentinel crash or stall (the kernel keeps answering ARP for it), not a power loss;
+    a paused VM (every process of the host stopped) answers nothing while paused. The core
+    tracks leases and peers itself, so the agent hooks of the model are no-ops here."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.present: dict[str, bool] = {h: False for h in world.host_names}
+        self.announces = 0
+
+    def agent_start(self, host: str, now: int) -> None:
+        """Tell the restarted core what the interface carries."""
+        proc = self.world.sentinels[host]
+        proc.feed(VipObserved(MASTER_NAME, self.present[host]))
+
+    def agent_stop(self, host: str) -> None:
+        """The address stays on the interface when the sentinel dies."""
+
+    def heard_round_trip(self, host: str, peer: str, now: int) -> None:
+        """The core tracks replies itself."""
+
+    def heard_any(self, host: str, peer: str, now: int) -> None:
+        """The core tracks what it hears itself."""
+
+    def evaluate(self, host: str) -> None:
+        """The core evaluates at the end of every step itself."""
+
+    def execute(self, host: str, action: VipAction) -> None:
+        """Add or remove the address (at once), answer VipDone after the netlink call."""
+        if isinstance(action, VipAnnounce):
+            self.announces += 1
+            return
+        acquire = isinstance(action, VipAcquire)
+        self.present[host] = acquire
+        self.world.trace(host, f"VIP {'added' if acquire else 'removed'} by the core")
+        proc = self.world.sentinels[host]
+        inc = proc.incarnation
+        op = "acquire" if acquire else "release"
+
+        def done() -> None:
+            if proc.alive and proc.incarnation == inc:
+                proc.run(lambda: proc.feed(VipDone(action.master, op, True)))
+
+        self.world.sched.after(self.world.rng.randrange(200, 3000), done)
+        self.world.after_core_change()
+
+    def power(self, host: str, on: bool) -> None:
+        """The address is in the kernel's memory: gone with the power."""
+        self.present[host] = False
+
+    def holds(self, host: str) -> bool:
+        """The address is on the interface of a running host."""
+        h = self.world.hosts[host]
+        return self.present[host] and h.up and not h.vm_paused
+
+    def write_gate(self, server: Server) -> bool:
+        """Clients reach a server through the VIP (the fence itself is the server's pause)."""
+        return self.holds(server.host)
+
+    def status(self, host: str, name: str) -> Reply:
+        """`SENTINEL VIP-STATUS <name>` answered by `host`'s core, flattened into pairs."""
+        core = self.world.sentinels[host].core
+        if core is None:
+            return ErrorReply("ERR No such master with that name")
+        st = vip_status(core.world, name, self.world.local_ms(host))
+        return st if isinstance(st, ErrorReply) else [x for kv in st for x in kv]

@@ -16,14 +16,16 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sentinel.core import FailoverRequest, SimulateFailureRequest, Timers
+from sentinel.core.replies import ErrorReply, Reply
 from tests.sim.checks import Checks, Violation
 from tests.sim.engine import MS, Clock, Conn, LinkParams, Network, Process, Scheduler
 from tests.sim.runtime import HOOK_PATH, MASTER_NAME, Hooks, SentinelProc
 from tests.sim.server import Server, ServerSettings
-from tests.sim.vip import LeaseVipModel, VipOwnership
+from tests.sim.vip import CoreVipOwnership, LeaseVipModel, VipOwnership
 
 CLIENT_HOST = "c"
 CLIENT_IP = "10.0.9.1"
+VIP = "10.0.0.100/24"
 
 
 def sim_timers() -> Timers:
@@ -48,6 +50,9 @@ class SimConfig:
     gate: str = "vip"
     """Server write gate: "vip" (the host holds the VIP) or "lease" (the rule as written: A and B
     only, which lets a new master accept writes before the hand-over; see docs/simulation.md)."""
+    vip: str = "model"
+    """Who decides VIP ownership: "model" (issue 5's rule modelled in vip.py) or "core" (the
+    core's own rule, sentinel/core/ownership.py, configured with `sentinel vip`)."""
     vip_rule: str = "agreement"
     """Reading of issue 5's rule: "agreement" (default) or "literal" (see vip.py)."""
     max_clock_jump: int = 2500
@@ -132,6 +137,8 @@ class Host:
         self.sentinel = SentinelProc(world, world.net, name, ip, world.sentinel_conf(index), world.cfg.timers)
         self.hooks = Hooks(world, name, world.cfg.hook_lock, world.cfg.hook_work)
         self.freezes: dict[str, int] = {"server": 0, "sentinel": 0}
+        self.vm_paused = 0
+        """Stalls of the whole host in effect (a paused VM: not even its kernel answers)."""
         self.restart_pending = {"server": False, "sentinel": False}
 
     @property
@@ -203,7 +210,9 @@ class Host:
             return
         self.world.trace(self.name, "power off")
         self.world.net.power_off(self.name)
+        self.world.vip.power(self.name, False)
         self.freezes = {"server": 0, "sentinel": 0}
+        self.vm_paused = 0
         self.server.crash(fin=False)
         self.sentinel.crash(fin=False)
         self.hooks.power_off()
@@ -215,6 +224,7 @@ class Host:
             return
         self.world.trace(self.name, "power on")
         self.world.net.power_on(self.name)
+        self.world.vip.power(self.name, True)
         self.supervise_sentinel(delay=self.world.rng.randrange(200, 1000))
         self.supervise_server(delay=self.world.rng.randrange(300, 1500))
 
@@ -384,7 +394,15 @@ class World:
 
     def make_vip(self) -> VipOwnership:
         """The VIP ownership rule in force (the seam: see vip.py)."""
+        if self.cfg.vip == "core":
+            return CoreVipOwnership(self)
         return LeaseVipModel(self, self.cfg.t_lease, self.cfg.margin, self.cfg.gate, self.cfg.vip_rule)
+
+    def vip_status(self, host: str, name: str) -> Reply:
+        """A peer asks `host`'s sentinel SENTINEL VIP-STATUS."""
+        if isinstance(self.vip, CoreVipOwnership):
+            return self.vip.status(host, name)
+        return ErrorReply("ERR No VIP configured for this master")
 
     # --- configuration ------------------------------------------------------------------------
 
@@ -399,6 +417,15 @@ class World:
             f"sentinel failover-timeout {MASTER_NAME} {c.failover_timeout}\n"
             f"sentinel parallel-syncs {MASTER_NAME} 1\n"
             f"sentinel client-reconfig-script {MASTER_NAME} {HOOK_PATH}\n"
+            + (
+                f"sentinel vip {MASTER_NAME} {VIP} eth0\n"
+                f"sentinel vip-local-server {MASTER_NAME} 10.0.0.{i + 1} 6379\n"
+                f"sentinel vip-sentinels {MASTER_NAME} {c.hosts}\n"
+                f"sentinel vip-lease-ms {MASTER_NAME} {c.t_lease}\n"
+                f"sentinel vip-lease-margin-ms {MASTER_NAME} {c.margin}\n"
+                if c.vip == "core"
+                else ""
+            )
         )
 
     # --- clocks -------------------------------------------------------------------------------
@@ -491,7 +518,7 @@ class World:
 
     def write_accepting(self, s: Server) -> bool:
         """Would `s` accept a client write right now?"""
-        return s.runs and s.role == "master" and self.vip.write_gate(s) and s.fence_ok()
+        return s.runs and s.role == "master" and self.vip.write_gate(s) and not s.paused() and s.fence_ok()
 
     def vip_holders(self) -> list[str]:
         """Hosts holding the VIP now."""
@@ -990,10 +1017,12 @@ class Nemesis:
         d = self._dur(300, 6000)
         end = self._impair([h], network=False)
         self._note(f"stall host {h} for {d} ms")
+        host.vm_paused += 1
         host.freeze("server")
         host.freeze("sentinel")
 
         def undo() -> None:
+            host.vm_paused = max(0, host.vm_paused - 1)
             host.thaw("server")
             host.thaw("sentinel")
             end()
@@ -1061,6 +1090,7 @@ def heal_everything(w: World) -> None:
         if not host.up:
             host.power_on()
             continue
+        host.vm_paused = 0
         for what in ("server", "sentinel"):
             while host.freezes[what]:
                 host.thaw(what)
