@@ -28,9 +28,11 @@ For every master with `sentinel vip`, at the end of every step (`evaluate_all`):
   how the fence ends: demotion (CLIENT KILL + SLAVEOF by the sentinels: they never run) or us
   becoming entitled again (they run on the rightful master). If the sentinel dies while fencing,
   the pause outlives it by up to `fence` ms: the safe direction (see docs/vip.md).
-* **startup**: for `startup_ms` (min(T_lease, 3 s)) after Start, a missing lease (links opening) changes
-  nothing: a VIP found on the interface stays and no fence is added, so restarting the sentinel
-  of a healthy master does not blink the VIP. Losing entitlement for another reason acts at once.
+* **startup**: for `startup_ms` (min(T_lease, 3 s)) after Start, a missing lease (links opening)
+  does not remove a VIP found on the interface, so restarting the sentinel of a healthy master
+  does not blink the VIP. The fence does not wait: writes are paused until the sentinel is
+  entitled (a round trip or two), since the server may be a stale master nobody watched.
+  Losing entitlement for another reason acts at once.
 
 Heartbeats: VIP-STATUS to every peer every T_lease / 4 (stock peers: PING), and every
 POLL_PERIOD to the peers we are waiting for. The runtime executes `VipAcquire` / `VipRelease` in
@@ -43,16 +45,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from sentinel.core.actions import Level, VipAcquire, VipAnnounce, VipRelease
+from sentinel.core.actions import Channel, Level, VipAcquire, VipAnnounce, VipRelease
 from sentinel.core.config import VipSettings
 from sentinel.core.info import Role
-from sentinel.core.links import event, send, send_cmd, send_ping
+from sentinel.core.links import event, open_link, send, send_cmd, send_ping
 from sentinel.core.model import Ctx, Instance, Master, Peer, Purpose, Replica, World, new_replica
 from sentinel.core.replies import ErrorReply, Reply
 from sentinel.core.timers import MAX_PENDING_COMMANDS
 
 POLL_PERIOD = 10
 """VIP-STATUS cadence to a peer whose release we are waiting for (ms)."""
+FENCE_RECONNECT = 100
+"""While a fence is wanted and the local server's link is down, reconnect this often (ms; the
+general throttle is a ping period): a restarted server comes back without its pause."""
 RETRY_DELAY = 1_000
 """After a failed acquire or release, the next attempt waits this long (ms)."""
 DEFAULT_FENCE = 60_000
@@ -395,7 +400,7 @@ def evaluate(w: World, ctx: Ctx, m: Master, cfg: VipSettings) -> None:
         }
     _heartbeats(w, ctx, m, o, lease_len, urgent)
     _address(w, ctx, m, o, entitled, startup, local_is_master)
-    _fence(w, ctx, m, cfg, o, entitled, startup, local_is_master)
+    _fence(w, ctx, m, cfg, o, entitled, local_is_master)
 
 
 def _fresh(v: PeerVip | None, p: Peer, since: int) -> bool:
@@ -540,7 +545,6 @@ def _fence(
     cfg: VipSettings,
     o: Ownership,
     entitled: bool,
-    startup: bool,
     local_is_master: bool,
 ) -> None:
     now = ctx.now
@@ -552,8 +556,14 @@ def _fence(
         o.local_master_epoch = m.config_epoch
     want = not entitled and local_may_write(o, m, li)
     li.fenced = o.fence_want is not False  # no PUBLISH to it until a lift was actually sent
-    if startup and local_is_master:
-        return  # no lease yet because links are opening: change nothing (a fence stays)
+    # No startup exemption here (unlike the address): a sentinel that starts fences its master
+    # until it is entitled, a round trip or two on a healthy cluster, because the server may be
+    # a stale master that restarted while nobody watched it.
+    if want and li.cc.id is None and li.port:
+        last = li.cc.last_attempt
+        if last is None or now - last >= FENCE_RECONNECT:
+            li.cc.last_attempt = now
+            open_link(w, ctx, li, Channel.CMD)
     if not li.cc.up or li.cc.id is None:
         if want and o.fence_want is not True:
             o.fence_want = True
@@ -588,20 +598,26 @@ def _fence(
 def local_may_write(o: Ownership, m: Master, li: Instance) -> bool:
     """Whether our local server may be accepting writes it should not.
 
-    It does if our view says it is the master. As one of the master's replicas, only if it is a
-    former master of ours that was replaced (a newer config epoch) and has not been seen as
-    `role:slave` since: the stale master of a partition that healed, before the sentinels
-    demote it. A replica that reports `role:master` without ever having been our master is most
-    likely the replica a failover just promoted, before its hello reached us: pausing it would
-    stall the new master (and every sentinel's PUBLISH to it)."""
+    It does if our view says it is the master. As one of the master's replicas:
+    - one whose INFO we have not read yet (a pause for one round trip if it is a replica);
+    - a former master of ours that a newer config epoch replaced, until seen as `role:slave`:
+      the stale master of a partition that healed, before the sentinels demote it;
+    - a replica reporting `role:master` while our master is healthy (not SDOWN, ODOWN or failing
+      over): a stale master we do not remember (our sentinel restarted since), or rarely a
+      planned switch whose hello has not reached us yet (a short pause).
+    Not a replica reporting `role:master` while the master is down: most likely the one a
+    failover just promoted, before its hello reached us; pausing it would stall the new master
+    (and every sentinel's PUBLISH to it)."""
     if li is m:
         return True
     if not isinstance(li, Replica):
         return False
+    if li.info_refresh is None:
+        return True  # not heard yet (just started, or it restarted): it may be a stale master
     replaced = o.local_master_epoch is not None and o.local_master_epoch < m.config_epoch
-    if not replaced:
+    if li.role_reported is Role.SLAVE:
         return False
-    return li.info_refresh is None or li.role_reported is not Role.SLAVE
+    return replaced or not (m.sdown or m.odown or m.in_failover)
 
 
 # --- timing and views ------------------------------------------------------------------------
@@ -631,6 +647,10 @@ def next_deadline(w: World, now: int) -> int | None:
             at(o.retry_at)
         if o.fence_want and o.fence_sent is not None:
             at(o.fence_sent + fence_ms(cfg) // 4)
+        if o.fence_want:
+            li = m if is_local(cfg, m.host, m.port) else m.replica_at(cfg.local_host, cfg.local_port)
+            if li is not None and li.cc.id is None and li.cc.last_attempt is not None:
+                at(li.cc.last_attempt + FENCE_RECONNECT)
         hb = heartbeat_ms(lease)
         urgent = o.lease and not o.current
         for runid, v in o.peers.items():

@@ -189,6 +189,8 @@ class Runtime:
                 await self._core_loop()
         finally:
             self.scripts.kill_all()
+            if self.vip.configured:
+                self.vip.release_all()  # a silent host must not keep the VIP (docs/vip.md)
             for link in list(self._links.values()):
                 link.close()
 

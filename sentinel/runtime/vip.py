@@ -129,6 +129,19 @@ class VipManager:
             self._nursery.start_soon(self._checker, v)
         self._do(v, a)
 
+    def release_all(self) -> None:
+        """At shutdown: remove every VIP we manage (peers take it once we are silent for
+        T_lease + margin, so we must not leave it behind). Errors are logged."""
+        for v in self.vips.values():
+            v.announcer.release()
+            try:
+                removed = self._addr.ensure_absent(v.iface, v.vip)
+            except VipError as e:
+                log.error("vip.release_at_exit_failed", master=v.master, vip=str(v.vip), error=str(e))
+                continue
+            if removed:
+                log.warning("vip.released_at_exit", master=v.master, vip=str(v.vip), iface=v.iface)
+
     def _observe(self, v: _Vip) -> None:
         try:
             have = self._addr.addresses(v.iface)

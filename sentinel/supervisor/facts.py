@@ -32,6 +32,8 @@ class SentinelFacts:
     """To query the other sentinels (`sentinel sentinel-user/-pass`, else `requirepass`)."""
     config_peers: tuple[tuple[str, int], ...]
     """`sentinel known-sentinel` lines of the config for our master (stock state lines)."""
+    vips: tuple[tuple[str, str, str], ...] = ()
+    """(master, interface, address) of its `sentinel vip` lines: removed when the sentinel dies."""
 
 
 def server_argv(hc: HostConfig, role: Role | None) -> list[str]:
@@ -85,6 +87,7 @@ def sentinel_facts(hc: HostConfig) -> SentinelFacts:
     from sentinel.core.config import ConfigError, parse_config
     from sentinel.runtime.main import config_text
     from sentinel.runtime.statefile import state_path
+    from sentinel.vip.release import configured_vips
 
     s = hc.sentinel
     if not s.state_dir.is_dir():
@@ -108,4 +111,5 @@ def sentinel_facts(hc: HostConfig) -> SentinelFacts:
         peer_user=cfg.sentinel_user,
         peer_pass=cfg.sentinel_pass if cfg.sentinel_pass is not None else cfg.requirepass,
         config_peers=peers,
+        vips=tuple(configured_vips(cfg)),
     )

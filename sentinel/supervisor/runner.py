@@ -306,7 +306,22 @@ class Supervisor:
                 os.close(fd)
         while p.poll() is None:  # without pidfd (or woken early): poll
             await trio.sleep(0.05)
+        if child is Child.SENTINEL and self.sentinel.vips:
+            await self._release_vips(p.returncode)
         self._feed(Exited(child, p.pid, p.returncode))
+
+    async def _release_vips(self, returncode: int) -> None:
+        """A dead sentinel's VIP must go before anything else happens: the peers take it once
+        this host has been silent for T_lease + margin (docs/vip.md), which is safe only if a
+        silent host carries no VIP. A clean exit removed it already (then this is a no-op)."""
+        from sentinel.vip.release import release_vips
+
+        results = await trio.to_thread.run_sync(release_vips, list(self.sentinel.vips))
+        for name, result in results:
+            if isinstance(result, str):
+                log.error("could not remove the VIP of the dead sentinel", master=name, error=result)
+            elif result:
+                log.warning("removed the VIP the dead sentinel left", master=name, returncode=returncode)
 
     def _kill_leftovers(self) -> None:
         for child, p in self.procs.items():

@@ -507,6 +507,11 @@ def test_dead_sentinel_on_the_master_host_keeps_the_vip_and_a_restart_does_not_b
     assert t_restart > t_kill
     st = vlab.vip_status(old)
     assert st.get("held") == "1" and st.get("fence") == "off", st
+    on, off = old.events("+vip-fence"), old.events("-vip-fence")
+    if on and off:  # the restarted sentinel paused writes until it was entitled
+        print(
+            f"[kill -9 master's sentinel] after the restart, writes paused from {on[-1]['timestamp']} to {off[-1]['timestamp']}"
+        )
 
 
 def _drop_caps(*caps: str) -> tuple[str, ...]:
@@ -530,3 +535,36 @@ def test_missing_capability_is_a_clear_error(vlab: VipLab, cap: str) -> None:
     n.conf.write_text(n.conf.read_text().replace(" eth0\n", " eth9\n"))
     r = n.host.run(sys.executable, "-m", "sentinel", str(n.conf), check=False, timeout=60)
     assert r.returncode == 1 and "eth9" in r.stderr and "does not exist" in r.stderr, r.stderr
+
+
+def test_sigterm_releases_and_the_release_tool_cleans_up_after_sigkill(
+    netns_lab: Callable[..., Lab], tmp_path: Path
+) -> None:
+    lab = netns_lab(1)
+    v = VipLab(lab, tmp_path)
+    n = v.nodes[0]
+    try:
+        v.start_server(n)
+        v.wait(lambda: v.ask(n, "PING") == "+PONG", 20, "server up")
+        v.write_conf(n, n.ip)
+        n.conf.write_text(n.conf.read_text().replace("vip-sentinels mymaster 3", "vip-sentinels mymaster 1"))
+        v.start_sentinel(n)
+        v.wait(lambda: v.holders_now() == [n.host.name], 20, "the VIP is added")
+        assert n.sentinel is not None
+        n.sentinel.send_signal(signal.SIGTERM)
+        assert n.sentinel.wait(timeout=20) == 0
+        assert v.holders_now() == [], "a sentinel stopped cleanly removes its VIP"
+        v.start_sentinel(n)
+        v.wait(lambda: v.holders_now() == [n.host.name], 20, "the VIP is added again")
+        v.kill9(n.sentinel)
+        assert v.holders_now() == [n.host.name]  # SIGKILL: nobody removed it
+        r = n.host.run(sys.executable, "-m", "sentinel.vip.release", str(n.conf), check=False)
+        assert r.returncode == 0 and "removed" in r.stdout, (r.stdout, r.stderr)
+        assert v.holders_now() == []
+        r = n.host.run(sys.executable, "-m", "sentinel.vip.release", str(n.conf), check=False)
+        assert r.returncode == 0 and "absent" in r.stdout
+    finally:
+        for p in (n.sentinel, n.server):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait(timeout=10)

@@ -267,7 +267,8 @@ def test_empty_master_comes_back_as_a_replica(
 
     start = sup.wait_event("starting server", count=2, timeout=60)[-1]
     assert start["role"] == f"as replica of 127.0.0.1:{b.port}"
-    spawned = sup.events("spawned", child="server")[-1]
+    # "starting server" is logged before the spawn: wait for the second spawn itself
+    spawned = sup.wait_event("spawned", count=2, child="server")[-1]
     assert spawned["argv"][-3:] == ["--replicaof", "127.0.0.1", str(b.port)]
     # never started as master in between
     assert [e["role"] for e in sup.events("starting server")] == [
