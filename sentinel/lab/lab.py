@@ -33,6 +33,7 @@ from sentinel.lab.netns import Segment, delete_netns, ip, list_netns
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "systemd" / "examples"
+SYSCTL = REPO / "systemd" / "sysctl.d" / "hasentinel.conf"
 STATE_DIR = Path("/run/hasentinel-lab")
 PREFIX = "hslab-"
 SUBNET = IPv4Network("10.251.0.0/24")
@@ -44,7 +45,6 @@ MASTER = "mymaster"
 SERVER_PORT = 6379
 SENTINEL_PORT = 26379
 STOP_WAIT = 20.0
-NONLOCAL_BIND = "open('/proc/sys/net/ipv4/ip_nonlocal_bind', 'w').write('1')"
 
 
 class LabError(Exception):
@@ -97,15 +97,29 @@ def render_example(text: str, host_dir: Path) -> str:
     return out.replace("/opt/hasentinel/.venv/bin/", f"{bin_dir()}/")
 
 
-def add_vip_bind(server_conf: str) -> str:
-    """The example binds only the host's address, so clients could not reach the server at the
-    VIP: add the VIP to `bind` (the lab sets net.ipv4.ip_nonlocal_bind=1 in each host namespace,
-    so hosts not holding it can bind it too)."""
-    lines = server_conf.splitlines()
-    for i, line in enumerate(lines):
-        if line.startswith("bind ") and str(VIP.ip) not in line.split():
-            lines[i] = f"{line} {VIP.ip}"
-    return "\n".join(lines) + "\n"
+def sysctl_settings(path: Path = SYSCTL) -> dict[str, str]:
+    """The `key = value` lines of the shipped sysctl.d snippet (what systemd-sysctl applies at a
+    real host's boot). Only net.* keys: those are per network namespace."""
+    out: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not key.startswith("net."):
+            raise LabError(f"{path}: the lab applies only net.* settings per namespace: {line!r}")
+        out[key] = value.strip()
+    return out
+
+
+def apply_sysctl(role: str, settings: dict[str, str]) -> None:
+    """Write `settings` to /proc/sys from inside the namespace of `role` (its own copy of net.*)."""
+    code = "import sys\nfor k, v in zip(sys.argv[1::2], sys.argv[2::2]):\n    open('/proc/sys/' + k.replace('.', '/'), 'w').write(v)\n"
+    args = [x for kv in settings.items() for x in kv]
+    r = in_ns(role, sys.executable, "-c", code, *args)
+    if r.returncode != 0:
+        raise LabError(f"sysctl {settings} in {ns_name(role)} failed: {r.stderr.strip()}")
 
 
 def reconfig_script() -> Path:
@@ -123,10 +137,7 @@ def write_configs(root: Path) -> dict[str, Path]:
         for sub in ("etc", "data", "sentinel"):
             (d / sub).mkdir(parents=True, exist_ok=True)
         for name in ("host.toml", "server.conf", "sentinel.conf"):
-            text = render_example((EXAMPLES / host / name).read_text(), d)
-            if name == "server.conf":
-                text = add_vip_bind(text)
-            (d / "etc" / name).write_text(text)
+            (d / "etc" / name).write_text(render_example((EXAMPLES / host / name).read_text(), d))
         (d / "etc" / "vip.conf").write_text(render_example(vip_text, d))
         out[host] = d / "etc" / "host.toml"
     return out
@@ -334,13 +345,12 @@ def up(state_dir: Path = STATE_DIR, timeout: float = 60.0, say: Any = print) -> 
         seg.attach(CLIENT, CLIENT_LAST)
         for i, h in enumerate(HOSTS):
             seg.attach(h, i + 1)
+        settings = sysctl_settings()
         for h in HOSTS:
-            # /proc/sys/net is per namespace: written from inside, it changes only this host's.
-            r = in_ns(h, sys.executable, "-c", NONLOCAL_BIND)
-            if r.returncode != 0:
-                raise LabError(
-                    f"sysctl net.ipv4.ip_nonlocal_bind=1 in {ns_name(h)} failed: {r.stderr.strip()}"
-                )
+            # As systemd-sysctl would at boot, from systemd/sysctl.d/hasentinel.conf
+            # (ip_nonlocal_bind: the servers bind the VIP). /proc/sys/net is per namespace:
+            # written from inside, it changes only this host's.
+            apply_sysctl(h, settings)
         ip("-n", ns_name(HOSTS[0]), "addr", "add", str(VIP), "dev", "eth0")  # the initial master's VIP
         configs = write_configs(state_dir)
         for h in HOSTS:

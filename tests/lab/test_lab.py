@@ -39,13 +39,28 @@ def test_configs_are_the_examples_with_lab_addresses(tmp_path: Path) -> None:
         text = "".join(p.read_text() for p in (tmp_path / h / "etc").iterdir())
         assert "10.0.0." not in text and "/etc/hasentinel" not in text and "/opt/hasentinel" not in text
     server = (tmp_path / "host2" / "etc" / "server.conf").read_text()
-    assert "bind 10.251.0.2 127.0.0.1 10.251.0.100" in server
+    assert "bind 10.251.0.2 10.251.0.100 127.0.0.1" in server  # the example's own bind line
     assert "replicaof 10.251.0.1 6379" in server
     sentinel = (tmp_path / "host3" / "etc" / "sentinel.conf").read_text()
     assert "sentinel monitor mymaster 10.251.0.1 6379 2" in sentinel
     assert f"client-reconfig-script mymaster {lab.reconfig_script()}" in sentinel
     vip = (tmp_path / "host1" / "etc" / "vip.conf").read_text()
     assert "vip = 10.251.0.100/24" in vip and "interface = eth0" in vip
+
+
+def test_configs_are_byte_for_byte_the_examples_but_addresses_and_paths(tmp_path: Path) -> None:
+    """No lab-only edits: each generated file is its example with only the documented substitutions."""
+    lab.write_configs(tmp_path)
+    for h in ("host1", "host2", "host3"):
+        for name in ("host.toml", "server.conf", "sentinel.conf"):
+            example = (lab.EXAMPLES / h / name).read_text()
+            got = (tmp_path / h / "etc" / name).read_text()
+            assert got == lab.render_example(example, tmp_path / h)
+            assert len(got.splitlines()) == len(example.splitlines())
+
+
+def test_sysctl_settings_are_the_shipped_snippet() -> None:
+    assert lab.sysctl_settings() == {"net.ipv4.ip_nonlocal_bind": "1"}
 
 
 def test_state_file_round_trip_and_pid_matching(tmp_path: Path) -> None:

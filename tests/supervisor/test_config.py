@@ -247,6 +247,17 @@ def test_examples_pass_check_with_paths_moved(tmp_path: Path) -> None:
         assert supervise_main([str(etc / "host.toml"), "--check"]) == 0
 
 
+def test_examples_bind_the_vip_with_the_shipped_sysctl() -> None:
+    """Clients use the VIP: each server binds its address, the VIP and loopback, and the shipped
+    sysctl.d snippet lets a host that does not hold the VIP bind it too."""
+    for host in (1, 2, 3):
+        cfg = Config.from_argv([str(EXAMPLES / f"host{host}" / "server.conf"), "--dir", "/tmp"])
+        assert cfg.bind == [f"10.0.0.{host}", "10.0.0.100", "127.0.0.1"]
+    assert "vip = 10.0.0.100/24" in (EXAMPLES / "vip.conf").read_text()
+    snippet = (REPO / "systemd" / "sysctl.d" / "hasentinel.conf").read_text()
+    assert "net.ipv4.ip_nonlocal_bind = 1" in snippet.splitlines()
+
+
 def test_example_vip_conf_loads() -> None:
     from sentinel.vip.config import load_vip_config
 

@@ -62,7 +62,8 @@ def _local_copy(src: Path, dest: Path) -> Path:
         pytest.skip("the hasentinel console script is not installed in this venv")
     text = src.read_text()
     assert INSTALLED in text
-    dest.write_text(text.replace(INSTALLED, str(exe)))
+    # every program the unit names from the venv (hasentinel, and python for ExecStopPost=)
+    dest.write_text(text.replace(str(Path(INSTALLED).parent) + "/", str(exe.parent) + "/"))
     return dest
 
 
