@@ -29,6 +29,7 @@ from sentinel.core.events import (
     HelloReceived,
     IsMasterDownRequest,
     MaintenanceRequest,
+    MasterDownHintRequest,
     MonitorRequest,
     RemoveRequest,
     ResetRequest,
@@ -708,6 +709,14 @@ async def cmd_sentinel(srv: ApiServer, c: ApiClient, argv: list[str]) -> bytes:
         ip, runid = argv[2], argv[5]
         return encode.value(
             await rt.request(lambda r: IsMasterDownRequest(r, ip, port, epoch, runid)), proto
+        )
+    if sub == "is-master-down-hint":  # ours: from this host's supervisor (sentinel/core/hint.py)
+        name, ip = argv[2], argv[3]
+        hint_port = parse_int(argv[4])
+        if hint_port is None:
+            return _err(NOT_INTEGER)
+        return encode.value(
+            await rt.request(lambda r: MasterDownHintRequest(r, name, ip, hint_port)), proto
         )
     reply = await rt.request(lambda r: _operator_request(r, sub, argv))
     return encode.value(reply, proto)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 
-from sentinel.core import admin, ownership
+from sentinel.core import admin, hint, ownership
 from sentinel.core.actions import Action, Channel, Level, PersistState
 from sentinel.core.config import SentinelConfig
 from sentinel.core.detect import check_sdown, check_tilt, expire_peer_replies, tilt_continues
@@ -29,6 +29,7 @@ from sentinel.core.events import (
     LinkDown,
     LinkUp,
     MaintenanceRequest,
+    MasterDownHintRequest,
     MonitorRequest,
     PubSubMessage,
     RemoveRequest,
@@ -136,6 +137,7 @@ class SentinelCore:
         self._last_now = now
         self._dispatch(ctx, ev)
         if not ctx.crashed:
+            hint.progress_all(w, ctx)
             ownership.evaluate_all(w, ctx)
             w.scripts.run_pending(ctx)
         else:
@@ -183,6 +185,9 @@ class SentinelCore:
         wait = t.tick_interval
         if any(m.failover_state is FailoverState.WAIT_PROMOTION for m in self.world.masters.values()):
             wait = min(wait, t.promotion_poll_period)
+        hint_due = hint.next_deadline(self.world)
+        if hint_due is not None:  # ours: a master-down hint's check ends on time
+            wait = min(wait, max(1, hint_due - self._last_now))
         if self.world.ownership:  # ours: the VIP rule's deadlines (lease end, polls, renewals)
             due = ownership.next_deadline(self.world, self._last_now)
             if due is not None:
@@ -202,6 +207,7 @@ class SentinelCore:
         elif isinstance(ev, LinkDown):
             ref = w.links.get(ev.link)
             if ref is not None:
+                hint.on_link_down(ref.instance, ref.channel)
                 link_down(w, ctx, ref.instance, ref.channel)
         elif isinstance(ev, PubSubMessage):
             ref = w.links.get(ev.link)
@@ -217,6 +223,8 @@ class SentinelCore:
             w.scripts.started(ev.job, ev.pid)
         elif isinstance(ev, ScriptExited):
             w.scripts.exited(ctx, w.timers, ev.job, ev.exit_code, ev.signal)
+        elif isinstance(ev, MasterDownHintRequest):
+            hint.on_hint(w, ctx, ev.request, ev.name, ev.ip, ev.port)
         elif isinstance(ev, FailoverRequest):
             admin.failover(w, ctx, ev.request, ev.name)
         elif isinstance(ev, SwitchoverRequest):

@@ -77,9 +77,23 @@ def watchdog(w: World, ctx: Ctx, inst: Instance, master: Master) -> None:
         close_link(w, ctx, pc)
 
 
+def hint_says_down(master: Master) -> bool:
+    """Ours: a master-down hint confirmed by our own check (hint.py) for the current address, and
+    no valid PING reply since the hint."""
+    h = master.hint
+    return (
+        h is not None
+        and h.confirmed is not None
+        and h.generation == master.addr_generation
+        and master.last_avail_time < h.started
+    )
+
+
 def sdown_condition(w: World, inst: Instance, master: Master, now: int) -> bool:
-    """The three stock SDOWN conditions."""
+    """The three stock SDOWN conditions, plus ours: a confirmed master-down hint (hint.py)."""
     if unresponsive_for(inst, now) > master.down_after:
+        return True
+    if inst is master and hint_says_down(master):
         return True
     if (
         inst is master

@@ -134,6 +134,18 @@ class IsMasterDownRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class MasterDownHintRequest:
+    """Ours: `SENTINEL IS-MASTER-DOWN-HINT <name> <ip> <port>`, from this host's supervisor: the
+    master process at ip:port is gone (hint.py). The API checks arity and that port is an integer.
+    """
+
+    request: int
+    name: str
+    ip: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
 class FailoverRequest:
     """`SENTINEL FAILOVER <name>`."""
 
@@ -248,6 +260,7 @@ Event: TypeAlias = (
     | ScriptStarted
     | ScriptExited
     | IsMasterDownRequest
+    | MasterDownHintRequest
     | FailoverRequest
     | SwitchoverRequest
     | MaintenanceRequest

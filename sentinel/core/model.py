@@ -18,6 +18,7 @@ from sentinel.core.info import Role
 from sentinel.core.timers import DEFAULT_REPLICA_PRIORITY, Timers
 
 if TYPE_CHECKING:
+    from sentinel.core.hint import HintCheck
     from sentinel.core.ownership import Ownership
     from sentinel.core.scripts import ScriptQueue
 
@@ -247,6 +248,8 @@ class Master(Instance):
     failover_started_at: int = 0
     """When the failover in progress started (its epoch was claimed), without the desync delay."""
     last_failover: FailoverRecord | None = None
+    hint: HintCheck | None = None
+    """Ours: the check started by a master-down hint from the supervisor (hint.py)."""
 
     @property
     def quorum(self) -> int:
