@@ -14,6 +14,8 @@ SUDO=""
 apt_pkgs=(iproute2 redis-tools)  # redis-tools: redis-cli, used by the lab and by operators
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_pkgs+=(python3-venv)
 [ "$want_test" = 1 ] && apt_pkgs+=(redis-server redis-sentinel systemd tcpdump iputils-ping)
+# vagrant: `vagrant validate` of vagrant/Vagrantfile; shellcheck: vagrant/provision.sh (tests/vagrant)
+[ "$want_test" = 1 ] && apt_pkgs+=(vagrant shellcheck)
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
