@@ -212,19 +212,23 @@ def test_empty_master_comes_back_as_a_replica(
 ) -> None:
     """The classic trap: a master with an empty dataset restarted as master would wipe its
     replica at the next sync. The supervisor holds it back, hints the sentinels, and brings it
-    back as a replica of the master they elect."""
+    back as a replica of the master they elect.
+
+    down-after is long (10 s): the sentinels check the hint themselves (PING / connection) and
+    fail over well before down-after could have elapsed."""
+    down_after = 10_000
     pa, sa = free_port(), free_port()
     # host B: a replica of A and a sentinel; host C: a sentinel (real ones, ours)
     b = start_server("--replicaof", "127.0.0.1", str(pa), *FAST)
-    sb = sentinels(pa, quorum=2, down_after=1000)
-    sc = sentinels(pa, quorum=2, down_after=1000)
+    sb = sentinels(pa, quorum=2, down_after=down_after)
+    sc = sentinels(pa, quorum=2, down_after=down_after)
     host = write_host(
         tmp_path / "a",
         server_port=pa,
         sentinel_port=sa,
         server_conf="bind 127.0.0.1\nprotected-mode no\nrepl-diskless-sync-delay 0\nsave 3600 1\n",
         quorum=2,
-        down_after=1000,
+        down_after=down_after,
         peers=[f"127.0.0.1:{sb.port}", f"127.0.0.1:{sc.port}"],
         restart={"initial_delay": 0.2, "hold_retry": 0.2},
     )
@@ -249,24 +253,32 @@ def test_empty_master_comes_back_as_a_replica(
     assert dump.exists()
     dump.unlink()
     old = sup.current_pid("server")
+    killed_at = time.time()
     kill9(old)
 
     held = sup.wait_event("server held back", timeout=20)[0]
     assert "dataset is empty" in held["why"] and "wipe its 1 replica" in held["why"]
-    # the sentinels were told at once (our sentinel does not implement the hint yet, and says so)
-    hinted = sup.wait_for(
-        lambda: [
-            r
-            for r in sup.records()
-            if "IS-MASTER-DOWN-HINT" in r.get("event", "") or r.get("event") == "master-down hint sent"
-        ],
-        what="the hint",
-    )
-    assert hinted[0]["master"] == f"127.0.0.1:{pa}"
+    # the three sentinels were told at once, and each accepted the hint
+    labels = {f"127.0.0.1:{p}" for p in (sa, sb.port, sc.port)}
+
+    def all_hinted() -> list[dict[str, Any]] | None:
+        h = sup.events("master-down hint sent")
+        return h if {r["sentinel"] for r in h} == labels else None
+
+    hinted = sup.wait_for(all_hinted, what="the hint accepted by every sentinel")
+    assert {r["outcome"] for r in hinted} == {"accepted"}
+    assert all(r["master"] == f"127.0.0.1:{pa}" and r["detail"] == "OK" for r in hinted)
     assert ts(hinted[0]) - ts(held) < 2.0
+    assert not [r for r in sup.records() if "does not implement" in r.get("event", "")]
 
     start = sup.wait_event("starting server", count=2, timeout=60)[-1]
     assert start["role"] == f"as replica of 127.0.0.1:{b.port}"
+    # each sentinel checked the hint itself, and the failover did not wait for down-after
+    local = [r for r in sup.records(service="sentinel") if r.get("event") == "+master-down-hint"]
+    assert local and sb.events("+master-down-hint") and sc.events("+master-down-hint")
+    switched = min(ts(r) for s in (sb, sc) for r in s.events("+switch-master"))
+    assert switched - killed_at < 0.6 * down_after / 1000, switched - killed_at
+    assert ts(start) - killed_at < 0.7 * down_after / 1000, ts(start) - killed_at
     # "starting server" is logged before the spawn: wait for the second spawn itself
     spawned = sup.wait_event("spawned", count=2, child="server")[-1]
     assert spawned["argv"][-3:] == ["--replicaof", "127.0.0.1", str(b.port)]
