@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+import structlog
+
 import server.commands  # noqa: F401  (registers every command)
 from server import errors
 from server.blocking import Block
@@ -27,6 +29,8 @@ from server.instrument import AdminState
 from server.keyspace import Database, Keyspace
 from server.memory import MemoryManager
 from server.protocol import resp
+
+log = structlog.get_logger("server.engine")
 
 if TYPE_CHECKING:
     from server.client import Client
@@ -120,6 +124,7 @@ class Engine:
         self.errorstats: dict[str, int] = {}  # INFO errorstats: error code -> count
         self.active_expire_enabled = True  # DEBUG SET-ACTIVE-EXPIRE
         self.admin = AdminState(self)  # slow log, latency monitor, MONITOR, command timing
+        self._security_warned = -1e9  # when _security_warning last logged
 
     # --- command execution ---------------------------------------------------------------------
 
@@ -172,6 +177,8 @@ class Engine:
             # and rejected ones too), "NULL" when there is no such command or subcommand.
             if cmd is None:
                 c.last_cmd = b"NULL"
+                if name == b"post" or name == b"host:":
+                    return self._security_warning(c)
                 raise errors.unknown_command(argv[0], argv[1:])
             if cmd.subcommands:
                 sub = cmd.subcommands.get(argv[1].lower()) if len(argv) > 1 else None
@@ -220,6 +227,26 @@ class Engine:
             finally:
                 self.no_touch = False
         return self.call(c, cmd, argv)
+
+    def _security_warning(self, c: Client) -> bytes:
+        """Redis's securityWarningCommand, for "commands" named POST or Host: (an HTTP request
+        sent to Redis, as in cross-protocol scripting): log, and close the connection at once,
+        without a reply and dropping the replies not yet sent."""
+        now = time.monotonic()
+        if now - self._security_warned > 60:  # Redis logs it at most once a minute
+            self._security_warned = now
+            log.warning(
+                "Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: "
+                "commands to Redis. This is likely due to an attacker attempting to use Cross "
+                "Protocol Scripting to compromise your Redis instance. Connection aborted.",
+                client_id=c.id,
+                addr=c.addr,
+            )
+        c.close_after_reply = True
+        if c.batch is not None:
+            c.batch.clear()
+        c.transport.close()
+        return b""
 
     def _subcommand(self, cmd: Command, argv: list[bytes]) -> Command:
         if len(argv) < 2:

@@ -16,7 +16,8 @@ class CommandError(Exception):
             raw = self.msg.encode("utf-8", "surrogateescape")
         except UnicodeEncodeError:
             raw = self.msg.encode("utf-8", "replace")
-        return b"-" + raw.replace(b"\r", b" ").replace(b"\n", b" ") + b"\r\n"
+        # Redis's addReplyErrorFormat: newlines at the end are trimmed, the others become spaces.
+        return b"-" + raw.rstrip(b"\r\n").replace(b"\r", b" ").replace(b"\n", b" ") + b"\r\n"
 
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
@@ -47,16 +48,24 @@ PUBSUB_CONTEXT = (
 
 
 def unknown_command(name: bytes, args: list[bytes]) -> CommandError:
-    shown = " ".join("'" + _printable(a, 128) + "'" for a in args[:8])
+    """Redis's processCommand: the arguments are listed while the list is under 128 bytes, each
+    cut to what is left of those 128; everything is copied raw, up to a NUL (`%.*s`)."""
+    listed = b""
+    for a in args:
+        if len(listed) >= 128:
+            break
+        listed += b"'" + _c_str(a, 128 - len(listed)) + b"' "
     return CommandError(
-        f"ERR unknown command '{_printable(name, 128)}', with args beginning with: {shown}"
-        + (" " if shown else "")
+        "ERR unknown command '"
+        + _c_str(name, 128).decode("utf-8", "surrogateescape")
+        + "', with args beginning with: "
+        + listed.decode("utf-8", "surrogateescape")
     )
 
 
 def unknown_subcommand(cmd: bytes, sub: bytes) -> CommandError:
     return CommandError(
-        f"ERR unknown subcommand '{_printable(sub, 128)}'. Try {cmd.decode('latin-1').upper()} HELP."
+        f"ERR unknown subcommand '{quoted(sub, 128)}'. Try {cmd.decode('latin-1').upper()} HELP."
     )
 
 
@@ -64,7 +73,18 @@ def wrong_arity(name: bytes) -> CommandError:
     return CommandError(f"ERR wrong number of arguments for '{name.decode('latin-1').lower()}' command")
 
 
-def _printable(b: bytes, limit: int) -> str:
-    """Redis's sdscatrepr-free truncation of user input in error messages."""
-    s = b[:limit].decode("utf-8", "replace")
-    return "".join(ch if ch.isprintable() else " " for ch in s)
+def _c_str(b: bytes, limit: int) -> bytes:
+    """`b` as C's `%.<limit>s` copies it: up to the first NUL, at most `limit` bytes."""
+    nul = b.find(0)
+    return (b if nul < 0 else b[:nul])[:limit]
+
+
+def quoted(b: bytes, limit: int | None = None) -> str:
+    """User bytes as Redis quotes them in an error (`%s`, or `%.<limit>s`): raw, up to the first
+    NUL. Decoded with "surrogateescape", so that `CommandError.reply` sends them back exactly."""
+    nul = b.find(0)
+    if nul >= 0:
+        b = b[:nul]
+    if limit is not None:
+        b = b[:limit]
+    return b.decode("utf-8", "surrogateescape")

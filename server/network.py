@@ -416,6 +416,9 @@ class Server:
                             break
                     if client.close_after_reply:
                         break
+                    # AUTH (or RESET) changes the unauthenticated request limits from the next
+                    # command on; before AUTH each batch holds a single command (strict parser).
+                    limits.authenticated = client.authenticated
             except ProtocolError as e:
                 client.close_after_reply = True
                 if e.detail == QUERY_BUFFER_LIMIT:

@@ -10,6 +10,7 @@ exact Redis outcome without the strict parser's cost on the common path.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import hiredis
@@ -31,7 +32,9 @@ class ProtocolError(Exception):
 
     @property
     def reply(self) -> bytes:
-        return b"-ERR Protocol error: " + self.detail.encode() + b"\r\n"
+        # The detail may quote one input byte (chr of it): sent back raw, CR/LF as spaces.
+        detail = self.detail.encode("latin-1").replace(b"\r", b" ").replace(b"\n", b" ")
+        return b"-ERR Protocol error: " + detail + b"\r\n"
 
 
 @dataclass(slots=True)
@@ -42,17 +45,28 @@ class Limits:
 
 
 _HEX = b"0123456789abcdefABCDEF"
+_ISSPACE = b" \t\n\x0b\x0c\r"  # C's isspace
+_NOT_BULK = b"+=(~"  # line types hiredis would take for a request's bulk strings or array
+_NOT_BULK_LINE = re.compile(rb"\n[+=(~]")
+_SPLIT_SLOW = re.compile(rb"[\x00\x0b\x0c\"']")  # what bytes.split() would not split like Redis
 
 
 def split_args(line: bytes) -> list[bytes] | None:
     """Redis's sdssplitargs: whitespace-separated, "double" (with escapes) and 'single' quotes.
 
-    Returns None on unbalanced quotes, as Redis does.
+    Returns None on unbalanced quotes, as Redis does. As there, the line is a C string (it ends
+    at the first NUL), blanks between tokens and after a closing quote are C's isspace, but an
+    unquoted token ends only at a space, tab, CR or LF (a \\v or \\f is part of the token).
     """
+    if _SPLIT_SLOW.search(line) is None:
+        return line.split()  # no quotes, NUL, \v, \f: the same split, in C (bytes.split's separators)
+    nul = line.find(0)
+    if nul >= 0:
+        line = line[:nul]
     args: list[bytes] = []
     i, n = 0, len(line)
     while True:
-        while i < n and line[i] in b" \n\r\t\x0b\x0c\x00":
+        while i < n and line[i] in _ISSPACE:
             i += 1
         if i >= n:
             return args
@@ -78,7 +92,7 @@ def split_args(line: bytes) -> list[bytes] | None:
                     cur.append({0x6E: 10, 0x72: 13, 0x74: 9, 0x62: 8, 0x61: 7}.get(c2, c2))
                     i += 1
                 elif ch == 0x22:
-                    if i + 1 < n and line[i + 1] not in b" \n\r\t\x0b\x0c\x00":
+                    if i + 1 < n and line[i + 1] not in _ISSPACE:
                         return None
                     done = True
                 else:
@@ -91,7 +105,7 @@ def split_args(line: bytes) -> list[bytes] | None:
                     i += 1
                     cur.append(0x27)
                 elif ch == 0x27:
-                    if i + 1 < n and line[i + 1] not in b" \n\r\t\x0b\x0c\x00":
+                    if i + 1 < n and line[i + 1] not in _ISSPACE:
                         return None
                     done = True
                 else:
@@ -101,7 +115,7 @@ def split_args(line: bytes) -> list[bytes] | None:
                     done = True
                     continue
                 ch = line[i]
-                if ch in b" \n\r\t\x0b\x0c\x00":
+                if ch in b" \n\r\t":
                     done = True
                 elif ch == 0x22:
                     inq = True
@@ -143,6 +157,7 @@ class StrictParser:
         self.limits = limits
         self.buf = bytearray()
         self.pos = 0
+        self.wait_line = -1  # where the header line (no CR yet) that input stopped in starts
 
     def feed(self, data: bytes) -> None:
         if self.pos and self.pos == len(self.buf):
@@ -172,6 +187,8 @@ class StrictParser:
     def _inline(self) -> list[bytes] | None:
         buf, pos = self.buf, self.pos
         nl = buf.find(b"\n", pos)
+        if nl >= 0 and buf.find(b"\x00", pos, nl) >= 0:
+            nl = -1  # Redis looks for the newline with strchr: a NUL before it hides it
         if nl < 0:
             if len(buf) - pos > PROTO_INLINE_MAX_SIZE:
                 raise ProtocolError("too big inline request")
@@ -188,9 +205,12 @@ class StrictParser:
     def _multibulk(self) -> list[bytes] | None:
         buf, pos = self.buf, self.pos
         cr = buf.find(b"\r", pos)
+        if cr >= 0 and buf.find(b"\x00", pos, cr) >= 0:
+            cr = -1  # Redis looks for the CR with strchr: a NUL before it hides it
         if cr < 0 or cr + 1 >= len(buf):
             if len(buf) - pos > PROTO_INLINE_MAX_SIZE:
                 raise ProtocolError("too big mbulk count string")
+            self.wait_line = pos
             return None
         count = _parse_ll(bytes(buf[pos + 1 : cr]))
         if count is None or count > MAX_MULTIBULK_LEN:
@@ -206,9 +226,12 @@ class StrictParser:
             if p >= len(buf):
                 return None
             cr = buf.find(b"\r", p)
+            if cr >= 0 and buf.find(b"\x00", p, cr) >= 0:
+                cr = -1  # as above
             if cr < 0 or cr + 1 >= len(buf):
                 if len(buf) - p > PROTO_INLINE_MAX_SIZE:
                     raise ProtocolError("too big bulk count string")
+                self.wait_line = p
                 return None
             if buf[p] != 0x24:  # '$'
                 raise ProtocolError(f"expected '$', got '{chr(buf[p])}'")
@@ -228,6 +251,7 @@ class StrictParser:
     def check_partial(self) -> None:
         """Validate the headers of an incomplete command (limits apply before its body arrives)."""
         save = self.pos
+        self.wait_line = -1
         try:
             self.next_command()
         finally:
@@ -272,6 +296,14 @@ class RequestParser:
             self._reader.feed(data)
             self._raw.append(data)
             self._raw_len += len(data)
+            if (b"+" in data or b"=" in data or b"(" in data or b"~" in data) and (
+                data[0] in _NOT_BULK or _NOT_BULK_LINE.search(data) is not None
+            ):
+                # Maybe a status, verbatim or big-number element, which hiredis returns as bytes
+                # like a bulk string, or a top-level RESP3 set, which it returns as a list; Redis
+                # wants '$' and '*' there. The strict parser has Redis's grammar: let it decide.
+                # (memchr first: the common request has none of these bytes at all.)
+                self._to_strict()
         if self.buffered > self.limits.query_buffer_limit:
             raise ProtocolError("query buffer limit exceeded")
 
@@ -401,9 +433,18 @@ class RequestParser:
         except ProtocolError:
             self._fallback()
             raise
+        if strict.wait_line >= 0:
+            # A header line without its CR: Redis rejects it once it exceeds 64 KiB ("too big
+            # (m)bulk count string"), and hiredis would just wait. Check again by then.
+            self._next_check = min(self._next_check, strict.wait_line + PROTO_INLINE_MAX_SIZE + 1)
 
     def _fallback(self) -> list[bytes] | None:
         """hiredis disagreed with Redis's grammar: replay the retained bytes strictly."""
+        self._to_strict()
+        return self.next_command()
+
+    def _to_strict(self) -> None:
+        """Hand the retained bytes (minus the commands already returned) to the strict parser."""
         strict = StrictParser(self.limits)
         strict.feed(b"".join(self._raw))
         for _ in self._done:
@@ -414,4 +455,3 @@ class RequestParser:
         self._raw_len = 0
         self._done.clear()
         self._strict = strict
-        return self.next_command()

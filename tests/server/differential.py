@@ -1361,7 +1361,6 @@ NONDETERMINISTIC_OPS: dict[str, str] = {
 KNOWN_MISMATCH_OPS: dict[str, str] = {
     "zadd_negative_zero": "a -0 score added to a zset that SORT converted to skiplist reads back 0 (Redis: -0)",
     "watch": "SINTERSTORE/SUNIONSTORE/SDIFFSTORE invalidate WATCH on their source keys",
-    "binary_in_error_text": "error messages quoting user input re-encode non-ASCII bytes and do not stop at NUL",
 }
 
 
