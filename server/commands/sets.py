@@ -531,17 +531,22 @@ def sdiff(c: Client, argv: list[bytes]) -> bytes:
     return _set_reply(c, _diff(_load_sets(c, argv[1:])))
 
 
-@command("sinterstore", -3, "write denyoom", 1, -1, 1, group="set")
+def _dst_key(argv: list[bytes]) -> list[bytes]:
+    """The *STORE forms modify (and signal, for WATCH) only their destination, not the sources."""
+    return argv[1:2]
+
+
+@command("sinterstore", -3, "write denyoom", 1, -1, 1, group="set", written_keys_fn=_dst_key)
 def sinterstore(c: Client, argv: list[bytes]) -> bytes:
     return _store(c, argv[1], _inter(_load_sets(c, argv[2:])))
 
 
-@command("sunionstore", -3, "write denyoom", 1, -1, 1, group="set")
+@command("sunionstore", -3, "write denyoom", 1, -1, 1, group="set", written_keys_fn=_dst_key)
 def sunionstore(c: Client, argv: list[bytes]) -> bytes:
     return _store(c, argv[1], _union(_load_sets(c, argv[2:])))
 
 
-@command("sdiffstore", -3, "write denyoom", 1, -1, 1, group="set")
+@command("sdiffstore", -3, "write denyoom", 1, -1, 1, group="set", written_keys_fn=_dst_key)
 def sdiffstore(c: Client, argv: list[bytes]) -> bytes:
     return _store(c, argv[1], _diff(_load_sets(c, argv[2:])))
 

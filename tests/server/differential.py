@@ -1360,7 +1360,6 @@ NONDETERMINISTIC_OPS: dict[str, str] = {
 # every other command stays under test. Remove an entry when its xfail starts passing.
 KNOWN_MISMATCH_OPS: dict[str, str] = {
     "zadd_negative_zero": "a -0 score added to a zset that SORT converted to skiplist reads back 0 (Redis: -0)",
-    "watch": "SINTERSTORE/SUNIONSTORE/SDIFFSTORE invalidate WATCH on their source keys",
 }
 
 
