@@ -25,7 +25,7 @@ from server.client import Client
 from server.commands.args import INT64_MAX, block_deadline, parse_int, parse_timeout
 from server.commands.lists import mpop_keys, parse_mpop, range_long
 from server.commands.registry import command
-from server.commands.scan import scan_key, zset_is_listpack
+from server.commands.scan import encoding_for, scan_key
 from server.datatypes import ZSet
 from server.errors import NOT_FLOAT, SYNTAX, WRONGTYPE, CommandError
 from server.keyspace import Database
@@ -396,7 +396,8 @@ def _zadd(c: Client, argv: list[bytes], flags: int) -> bytes:
     elif zs.__class__ is not ZSet:
         raise CommandError(WRONGTYPE)
     else:
-        lp = zeros and zset_is_listpack(zs, c.engine.config)
+        # The encoding Redis has now: SORT, for one, leaves a small zset skiplist-encoded.
+        lp = zeros and encoding_for(db, key, zs) == b"listpack"
     sd = zs.scores
     order = zs.order
     added = updated = 0

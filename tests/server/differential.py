@@ -1359,7 +1359,6 @@ NONDETERMINISTIC_OPS: dict[str, str] = {
 # reproduced by a strict-xfail case in test_differential.py; random streams leave them out so that
 # every other command stays under test. Remove an entry when its xfail starts passing.
 KNOWN_MISMATCH_OPS: dict[str, str] = {
-    "zadd_negative_zero": "a -0 score added to a zset that SORT converted to skiplist reads back 0 (Redis: -0)",
 }
 
 
