@@ -20,7 +20,7 @@ import trio
 from server.client import Client, NullTransport
 from server.engine import encode_command
 from server.persistence.rdb import RdbError
-from server.protocol.parser import ProtocolError, RequestParser
+from server.protocol.parser import ProtocolError, RequestParser, wire_len
 
 if TYPE_CHECKING:
     from server.replication.master import Replication
@@ -341,11 +341,9 @@ class MasterLink:
 
     async def _stream_loop(self, reader: _LineReader) -> None:
         eng = self.engine
-        repl = self.repl
         mc = self.client
         mc.db = eng.keyspace[0]
         parser = RequestParser()
-        execute = eng.execute
         stream = self._stream
         assert stream is not None
         timeout = float(eng.config.repl_timeout)
@@ -361,6 +359,7 @@ class MasterLink:
         if nursery is not None:
             nursery.start_soon(self._ack_loop, ack_scope)
         self.send_ack()
+        raw = bytearray()  # the stream bytes of the commands not applied yet
         try:
             while True:
                 if pending_data:
@@ -375,15 +374,45 @@ class MasterLink:
                 reader.last_io = time.monotonic()
                 self.read_offset += len(data)
                 parser.feed(data)
-                while True:
-                    argv = parser.next_command()
-                    if argv is None:
-                        break
-                    execute(mc, argv)
-                    repl.append_stream(encode_command(argv))
+                raw += data
+                pos = self._apply(parser.commands(), raw)
+                del raw[:pos]
                 await trio.lowlevel.checkpoint()
         finally:
             ack_scope.cancel()
+
+    def _apply(self, cmds: list[list[bytes]], raw: bytearray) -> int:
+        """Run a batch of commands from the master and add their bytes, as received, to our own
+        stream (offset, backlog, sub-replicas); returns the bytes consumed from `raw`.
+
+        The bytes are passed on in runs, not re-encoded per command: a master's stream is
+        canonical RESP (stock's and ours), so each command's length is `wire_len`, which is
+        checked at every run boundary. A REPLCONF (GETACK) ends a run before it executes, since
+        its ACK reports our offset, which must include every command before it."""
+        execute, append, mc = self.engine.execute, self.repl.append_stream, self.client
+        start = pos = 0
+        for argv in cmds:
+            n = wire_len(argv)
+            name = argv[0]
+            if len(name) == 8 and name.lower() == b"replconf":
+                if pos > start:
+                    append(self._run(raw, start, pos))
+                execute(mc, argv)
+                append(self._run(raw, pos, pos + n))
+                pos += n
+                start = pos
+            else:
+                execute(mc, argv)
+                pos += n
+        if pos > start:
+            append(self._run(raw, start, pos))
+        return pos
+
+    @staticmethod
+    def _run(raw: bytearray, start: int, end: int) -> bytes:
+        if raw[start : start + 1] != b"*" or end > len(raw) or (end < len(raw) and raw[end] != 0x2A):
+            raise LinkError("the master's stream is not canonical RESP (cannot pass it on as received)")
+        return bytes(raw[start:end])
 
     async def _ack_loop(self, scope: trio.CancelScope) -> None:
         with scope:

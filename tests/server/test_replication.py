@@ -224,6 +224,8 @@ def test_coordinated_failover_command(start_server: Start) -> None:
     rp = start_server("--save", "", "--replicaof", "127.0.0.1", str(m.port))
     rc = rp.client()
     wait_until(lambda: in_sync(mc, rc), what="sync")
+    # FAILOVER TO needs the replica online on the master's side (its first ACK processed)
+    wait_until(lambda: mc.info("replication").get("slave0", {}).get("state") == "online", what="replica online")
     mc.set("last-before-failover", "1")
     assert mc.execute_command("FAILOVER", "TO", "127.0.0.1", str(rp.port), "TIMEOUT", "5000") == b"OK"
     wait_until(lambda: rc.info("replication")["role"] == "master", what="target promoted")
@@ -436,3 +438,34 @@ def test_diskless_sync_under_concurrent_writes(start_server: Start, stock_replic
     wait_until(lambda: in_sync(mc, rc), timeout=20, what="replica caught up")
     assert rc.lrange("during-sync", 0, -1) == [str(i).encode() for i in written]
     assert digest(mc) == digest(rc)
+
+
+@pytest.mark.parametrize("master_kind", ["stock", "ours"])
+def test_chained_replica_gets_the_stream_as_the_master_sent_it(start_server: Start, master_kind: str) -> None:
+    """master -> our replica -> stock sub-replica: our replica passes the stream on as received
+    (runs of commands, split at REPLCONF GETACK), so every offset in the chain is the master's and
+    the data is the same at the end of it; WAIT on the master counts our replica's ACKs."""
+    m = start_server("--save", "", *FAST, stock=master_kind == "stock")
+    mc = m.client()
+    fill(mc, 100)
+    mid = start_server("--save", "", *FAST, "--replicaof", "127.0.0.1", str(m.port))
+    midc = mid.client()
+    leaf = start_server("--save", "", "--replicaof", "127.0.0.1", str(mid.port), stock=True)
+    leafc = leaf.client()
+    wait_until(lambda: in_sync(mc, midc) and in_sync(midc, leafc), what="the chain in sync")
+    for round_ in range(20):  # live stream: plain writes, MULTI/EXEC, SELECT, expiry, WAIT
+        p = mc.pipeline(transaction=round_ % 2 == 0)
+        for i in range(50):
+            p.set(f"live{round_}:{i}", "x" * (i % 13))
+            p.incr(f"ctr{i % 3}")
+        p.expire(f"live{round_}:0", 1000)
+        p.execute()
+        mc.execute_command("SELECT", 5)
+        mc.lpush("db5list", round_)
+        mc.execute_command("SELECT", 0)
+        assert mc.execute_command("WAIT", 1, 5000) == 1
+    wait_until(lambda: in_sync(mc, midc) and in_sync(midc, leafc), what="the chain in sync after the writes")
+    off = mc.info("replication")["master_repl_offset"]
+    assert midc.info("replication")["master_repl_offset"] == off
+    assert leafc.info("replication")["slave_repl_offset"] == off
+    assert digest(mc) == digest(midc) == digest(leafc)
