@@ -157,13 +157,15 @@ class Engine:
                 # shutdown states; otherwise `check_write_allowed` passes for anyone. A new kind
                 # of fence (a `check_write` hook) must be added to this test.
                 p = self.persistence
+                # The master link's writes pass every fence (as in Redis), so a replica applies
+                # its master's stream here too.
                 if not (
-                    self.is_replica
+                    (self.is_replica and c.kind != "master")
                     or self.config.min_replicas_to_write
                     or p is None  # no persistence layer (an engine under test): hooks may be anything
                     or p.shutdown_done
                     or not p.lastbgsave_ok
-                    or p.aof.state  # not AOF_OFF: the AOF's write status decides
+                    or (p.aof.state and not p.aof.write_status_ok)  # AOF on: its write status decides
                 ):
                     return self.call(c, cmd, argv)
         return self._execute_checked(c, argv, name, cmd)
