@@ -90,7 +90,7 @@ class Client:
         self.dirty_cas = False
         # Pub/Sub
         self.channels: set[bytes] = set()
-        self.patterns: set[bytes] = set()
+        self.patterns: dict[bytes, None] = {}  # in subscription order (a list in Redis 7.0)
         self.shard_channels: set[bytes] = set()
         # Blocking
         self.block: Block | None = None

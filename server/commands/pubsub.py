@@ -95,7 +95,7 @@ def drop_subscriptions(c: Client) -> None:
     for ch in c.shard_channels:
         _remove(eng.shard_channels, ch, c)
     c.channels = set()
-    c.patterns = set()
+    c.patterns = {}
     c.shard_channels = set()
 
 
@@ -120,7 +120,7 @@ def psubscribe(c: Client, argv: list[bytes]) -> bytes:
     out = []
     for pat in argv[1:]:
         if pat not in c.patterns:
-            c.patterns.add(pat)
+            c.patterns[pat] = None
             _add(index, pat, c)
         out.append(_confirm(c, b"psubscribe", pat, _count(c)))
     return _emit(c, out)
@@ -155,14 +155,14 @@ def unsubscribe(c: Client, argv: list[bytes]) -> bytes:
 
 @command("punsubscribe", -1, _PUBSUB_FLAGS, group="pubsub")
 def punsubscribe(c: Client, argv: list[bytes]) -> bytes:
-    names = argv[1:] or list(c.patterns)
+    names = argv[1:] or list(c.patterns)  # Redis 7.0 keeps patterns in a list: in order
     if not names:
         return _emit(c, [_confirm(c, b"punsubscribe", None, _count(c))])
     index = c.engine.patterns
     out = []
     for pat in names:
         if pat in c.patterns:
-            c.patterns.discard(pat)
+            del c.patterns[pat]
             _remove(index, pat, c)
         out.append(_confirm(c, b"punsubscribe", pat, _count(c)))
     return _emit(c, out)
