@@ -24,11 +24,17 @@ def _run(fn: object, *args: object, **kw: object) -> None:
 @lab_app.command()
 def up(
     timeout: float = typer.Option(60.0, "--timeout", help="seconds to wait for a healthy cluster"),
+    flavour: str = typer.Option(
+        "hasentinel",
+        "--flavour",
+        help="hasentinel (`hasentinel supervise` per host) or stock (Debian's redis-server + "
+        "redis-sentinel 7, the same configs, the VIP moved by scripts/vip-reconfig)",
+    ),
 ) -> None:
     """Build the namespaces, start `hasentinel supervise` on three hosts, wait until healthy."""
     from sentinel.lab import lab
 
-    _run(lab.up, timeout=timeout, say=typer.echo)
+    _run(lab.up, timeout=timeout, say=typer.echo, flavour=flavour)
 
 
 @lab_app.command()

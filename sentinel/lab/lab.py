@@ -7,6 +7,9 @@
     hslab-client   eth0 10.251.0.10/24
 
 Configs are systemd/examples with the lab's addresses and paths (under /run/hasentinel-lab/).
+`--flavour stock` runs Debian's stock `redis-server` + `redis-sentinel` 7 from the same configs
+instead of `hasentinel supervise` (no supervisor: the lab starts both per host), the VIP moved by
+scripts/vip-reconfig as their `client-reconfig-script`: the reference for side-by-side drills.
 The state file /run/hasentinel-lab/state.json records the namespaces (before creating them)
 and the supervisors' PIDs with their start times; `down` (and `up`, first) kills only those
 PIDs that still match, then whatever runs inside the recorded namespaces, then deletes them.
@@ -45,6 +48,9 @@ MASTER = "mymaster"
 SERVER_PORT = 6379
 SENTINEL_PORT = 26379
 STOP_WAIT = 20.0
+FLAVOURS = ("hasentinel", "stock")
+STOCK_SERVER = "redis-server"
+STOCK_SENTINEL = "redis-sentinel"
 
 
 class LabError(Exception):
@@ -143,6 +149,28 @@ def write_configs(root: Path) -> dict[str, Path]:
     return out
 
 
+def write_stock_configs(root: Path) -> dict[str, tuple[Path, Path]]:
+    """The stock flavour: per host, the example server.conf and sentinel.conf (lab addresses and
+    paths, as above) plus what host.toml passes our children on the command line (port, dir);
+    the sentinel's `client-reconfig-script` is the same VIP hook. Returns host -> (server.conf,
+    sentinel.conf). Stock Sentinel rewrites its config file: each host gets its own copy."""
+    out: dict[str, tuple[Path, Path]] = {}
+    vip_text = (EXAMPLES / "vip.conf").read_text()
+    for host in HOSTS:
+        d = root / host
+        for sub in ("etc", "data", "sentinel"):
+            (d / sub).mkdir(parents=True, exist_ok=True)
+        server = render_example((EXAMPLES / host / "server.conf").read_text(), d)
+        server += f"\n# stock flavour (hasentinel lab): what host.toml gives our server\nport {SERVER_PORT}\ndir {d}/data\n"
+        sentinel = render_example((EXAMPLES / host / "sentinel.conf").read_text(), d)
+        sentinel += f"\n# stock flavour (hasentinel lab): what host.toml gives our sentinel\nport {SENTINEL_PORT}\ndir {d}/sentinel\n"
+        (d / "etc" / "server.conf").write_text(server)
+        (d / "etc" / "sentinel.conf").write_text(sentinel)
+        (d / "etc" / "vip.conf").write_text(render_example(vip_text, d))
+        out[host] = (d / "etc" / "server.conf", d / "etc" / "sentinel.conf")
+    return out
+
+
 # -- state file and processes -------------------------------------------------------------------
 
 
@@ -175,6 +203,7 @@ class State:
 
     namespaces: list[str]
     procs: list[Proc]
+    flavour: str = "hasentinel"
 
     @classmethod
     def load(cls, path: Path) -> State | None:
@@ -187,10 +216,15 @@ class State:
         return cls(
             [str(n) for n in data.get("namespaces", [])],
             [Proc(str(p["host"]), int(p["pid"]), int(p["start"])) for p in data.get("procs", [])],
+            str(data.get("flavour", "hasentinel")),
         )
 
     def save(self, path: Path) -> None:
-        data = {"namespaces": self.namespaces, "procs": [p.__dict__ for p in self.procs]}
+        data = {
+            "namespaces": self.namespaces,
+            "procs": [p.__dict__ for p in self.procs],
+            "flavour": self.flavour,
+        }
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=1))
         os.replace(tmp, path)
@@ -228,7 +262,7 @@ def cleanup(state_dir: Path = STATE_DIR, say: Any = print) -> bool:
         return False
     live = [p for p in st.procs if p.matches()]
     for p in live:
-        _signal(p, signal.SIGTERM)  # the supervisor stops its sentinel, then its server
+        _signal(p, signal.SIGTERM)  # a supervisor stops its sentinel, then its server
     deadline = time.monotonic() + STOP_WAIT
     for _ in range(int(STOP_WAIT / 0.1) + 1):
         if not any(p.matches() for p in live) or time.monotonic() >= deadline:
@@ -246,7 +280,8 @@ def cleanup(state_dir: Path = STATE_DIR, say: Any = print) -> bool:
     path.unlink()
     for host in HOSTS:
         shutil.rmtree(state_dir / host, ignore_errors=True)
-    say(f"lab removed ({len(st.namespaces)} namespaces, {len(live)} supervisors stopped)")
+    what = "supervisors" if st.flavour == "hasentinel" else f"{st.flavour} processes"
+    say(f"lab removed ({len(st.namespaces)} namespaces, {len(live)} {what} stopped)")
     return True
 
 
@@ -309,9 +344,7 @@ def wait_healthy(timeout: float, procs: list[Proc] | None = None) -> bool:
     for _ in range(int(timeout) * 2 + 1):
         dead = [p.host for p in procs or [] if not p.matches()]
         if dead:
-            raise LabError(
-                f"the supervisor of {', '.join(dead)} exited; see {STATE_DIR}/<host>/supervise.log"
-            )
+            raise LabError(f"a lab process of {', '.join(dead)} exited; see {STATE_DIR}/<host>/*.log")
         try:
             ok = status().returncode == 0 and write_probe()
         except subprocess.TimeoutExpired:
@@ -324,9 +357,61 @@ def wait_healthy(timeout: float, procs: list[Proc] | None = None) -> bool:
     return False
 
 
-def up(state_dir: Path = STATE_DIR, timeout: float = 60.0, say: Any = print) -> int:
-    """Build the lab, start the supervisors, wait (bounded) until healthy."""
+def _spawn(host: str, argv: list[str], env: dict[str, str], log_path: Path) -> Proc:
+    """Start `argv` in the namespace of `host` (own session, output to `log_path`)."""
+    with open(log_path, "ab") as log:
+        p = subprocess.Popen(
+            ["ip", "netns", "exec", ns_name(host), *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            cwd=log_path.parent,
+        )
+    start = None
+    for _ in range(50):
+        start = proc_start(p.pid)
+        if start is not None:
+            break
+        time.sleep(0.01)
+    if start is None:
+        raise LabError(f"{argv[0]} for {host} exited at once; see {log_path}")
+    return Proc(host, p.pid, start)
+
+
+def _host_env(d: Path) -> dict[str, str]:
+    """The environment the systemd unit gives a host (the VIP hook's settings)."""
+    env = {
+        **os.environ,
+        "HASENTINEL_VIP_CONF": str(d / "etc" / "vip.conf"),
+        "HASENTINEL_VIP_LOCK": str(d / "vip.lock"),
+        "HASENTINEL_PYTHON": sys.executable,
+    }
+    env.pop("NOTIFY_SOCKET", None)
+    return env
+
+
+def stock_programs() -> tuple[str, str]:
+    """Paths of stock redis-server and redis-sentinel, or a LabError saying how to get them."""
+    server, sentinel = shutil.which(STOCK_SERVER), shutil.which(STOCK_SENTINEL)
+    if server is None or sentinel is None:
+        raise LabError(
+            "--flavour stock needs Debian's redis-server and redis-sentinel 7 "
+            "(apt-get install redis-server redis-sentinel; scripts/install.sh --test installs them)",
+            2,
+        )
+    return server, sentinel
+
+
+def up(
+    state_dir: Path = STATE_DIR, timeout: float = 60.0, say: Any = print, flavour: str = "hasentinel"
+) -> int:
+    """Build the lab, start the supervisors (or stock Redis), wait (bounded) until healthy."""
     require_root()
+    if flavour not in FLAVOURS:
+        raise LabError(f"unknown flavour {flavour!r}: one of {', '.join(FLAVOURS)}", 2)
+    stock = stock_programs() if flavour == "stock" else None
     if shutil.which("redis-cli") is None:
         say("note: redis-cli is not installed; `lab exec client redis-cli ...` needs it")
     with locked(state_dir):
@@ -339,7 +424,7 @@ def up(state_dir: Path = STATE_DIR, timeout: float = 60.0, say: Any = print) -> 
             )
         path = state_dir / "state.json"
         seg = Segment(PREFIX, SUBNET)
-        st = State([seg.bridge_ns] + [ns_name(r) for r in (*HOSTS, CLIENT)], [])
+        st = State([seg.bridge_ns] + [ns_name(r) for r in (*HOSTS, CLIENT)], [], flavour)
         st.save(path)  # intent first: a crash from here on is cleaned by the next up/down
         seg.build_bridge()
         seg.attach(CLIENT, CLIENT_LAST)
@@ -352,52 +437,33 @@ def up(state_dir: Path = STATE_DIR, timeout: float = 60.0, say: Any = print) -> 
             # written from inside, it changes only this host's.
             apply_sysctl(h, settings)
         ip("-n", ns_name(HOSTS[0]), "addr", "add", str(VIP), "dev", "eth0")  # the initial master's VIP
-        configs = write_configs(state_dir)
-        for h in HOSTS:
-            d = state_dir / h
-            env = {
-                **os.environ,
-                "HASENTINEL_VIP_CONF": str(d / "etc" / "vip.conf"),
-                "HASENTINEL_VIP_LOCK": str(d / "vip.lock"),
-                "HASENTINEL_PYTHON": sys.executable,
-            }
-            env.pop("NOTIFY_SOCKET", None)
-            with open(d / "supervise.log", "ab") as log:
-                p = subprocess.Popen(
-                    [
-                        "ip",
-                        "netns",
-                        "exec",
-                        ns_name(h),
-                        str(bin_dir() / "hasentinel"),
-                        "supervise",
-                        str(configs[h]),
-                    ],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                    start_new_session=True,
-                    cwd=d,
-                )
-            start = None
-            for _ in range(50):
-                start = proc_start(p.pid)
-                if start is not None:
-                    break
-                time.sleep(0.01)
-            if start is None:
-                raise LabError(f"supervisor for {h} exited at once; see {d / 'supervise.log'}")
-            st.procs.append(Proc(h, p.pid, start))
-            st.save(path)
+        if stock is None:
+            configs = write_configs(state_dir)
+            for h in HOSTS:
+                d = state_dir / h
+                argv = [str(bin_dir() / "hasentinel"), "supervise", str(configs[h])]
+                st.procs.append(_spawn(h, argv, _host_env(d), d / "supervise.log"))
+                st.save(path)
+        else:
+            # No supervisor in the stock flavour: the lab starts each host's sentinel, then its
+            # server (the supervisor's order), and nothing restarts them.
+            stock_configs = write_stock_configs(state_dir)
+            for h in HOSTS:
+                d = state_dir / h
+                server_conf, sentinel_conf = stock_configs[h]
+                st.procs.append(_spawn(h, [stock[1], str(sentinel_conf)], _host_env(d), d / "sentinel.log"))
+                st.save(path)
+                st.procs.append(_spawn(h, [stock[0], str(server_conf)], _host_env(d), d / "server.log"))
+                st.save(path)
         if not wait_healthy(timeout, st.procs):
             say(status().stdout)
             raise LabError(
-                f"the lab did not become healthy within {timeout:.0f} s; logs in {state_dir}/host*/supervise.log; "
+                f"the lab did not become healthy within {timeout:.0f} s; logs in {state_dir}/host*/*.log; "
                 "`hasentinel lab down` removes it"
             )
+    what = "hasentinel supervise" if stock is None else "stock redis-server + redis-sentinel"
     say(
-        "lab up: 3 hosts on "
+        f"lab up ({flavour}: {what}): 3 hosts on "
         + ", ".join(f"{h} {host_addr(h)}" for h in HOSTS)
         + f"; client {SUBNET.network_address + CLIENT_LAST}\n"
         f"VIP {VIP.ip} (on {', '.join(vip_holders()) or 'nobody'}); master name {MASTER}; "
@@ -424,7 +490,10 @@ def lab_status(json_out: bool = False, say: Any = print) -> int:
     require_root()
     if State.load(STATE_DIR / "state.json") is None:
         raise LabError("no lab is running (`hasentinel lab up`)", 2)
+    st = State.load(STATE_DIR / "state.json")
     r = status(json_out)
+    if not json_out and st is not None and st.flavour != "hasentinel":
+        say(f"flavour: {st.flavour}")
     say(r.stdout.rstrip("\n"))
     if r.stderr.strip():
         say(r.stderr.rstrip("\n"))

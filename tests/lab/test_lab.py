@@ -252,3 +252,92 @@ def test_crashed_lab_is_cleaned_by_up_and_down(real_lab: None) -> None:
     r = _cli("down", timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
     _assert_gone()
+
+
+# -- the stock flavour ---------------------------------------------------------------------------
+
+
+def test_stock_configs_are_the_examples_plus_port_and_dir(tmp_path: Path) -> None:
+    configs = lab.write_stock_configs(tmp_path)
+    assert set(configs) == {"host1", "host2", "host3"}
+    server, sentinel = configs["host2"]
+    example = lab.render_example((lab.EXAMPLES / "host2" / "server.conf").read_text(), tmp_path / "host2")
+    assert server.read_text().startswith(example)
+    assert server.read_text().endswith(f"port 6379\ndir {tmp_path}/host2/data\n")
+    text = sentinel.read_text()
+    assert "sentinel monitor mymaster 10.251.0.1 6379 2" in text
+    assert f"client-reconfig-script mymaster {lab.reconfig_script()}" in text
+    assert text.endswith(f"port 26379\ndir {tmp_path}/host2/sentinel\n")
+    assert "vip = 10.251.0.100/24" in (tmp_path / "host2" / "etc" / "vip.conf").read_text()
+
+
+def test_unknown_flavour_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from sentinel.cli.app import app
+
+    monkeypatch.setattr(lab, "require_root", lambda: None)
+    r = CliRunner().invoke(app, ["lab", "up", "--flavour", "valkey"])
+    assert r.exit_code == 2 and "unknown flavour 'valkey'" in r.output
+
+
+def _stock_pids(host: str, program: str) -> list[int]:
+    out = []
+    for pid in netns_pids(lab.ns_name(host)):
+        try:
+            argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+        except OSError:
+            continue
+        # stock Redis rewrites its title: "/usr/bin/redis-server 10.251.0.1:6379"
+        if argv0 and os.path.basename(argv0.decode().split()[0]) == program:
+            out.append(pid)
+    return out
+
+
+@pytest.mark.netns
+def test_stock_lab_kill_master_moves_the_vip(real_lab: None) -> None:
+    """Stock redis-server + redis-sentinel in the same namespaces: kill -9 of host1's server,
+    the stock sentinels fail over (down-after 5 s) and vip-reconfig moves the VIP."""
+    if shutil.which("redis-server") is None or shutil.which("redis-sentinel") is None:
+        pytest.skip("stock redis-server / redis-sentinel are not installed (scripts/install.sh --test)")
+    r = _cli("up", "--flavour", "stock", "--timeout", "45")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "lab up (stock" in r.stdout
+    st = lab.State.load(lab.STATE_DIR / "state.json")
+    assert st is not None and st.flavour == "stock" and len(st.procs) == 6
+    assert lab.vip_holders() == ["host1"]
+    assert _write_via_vip("one") == "OK"
+    assert not _proc_pids("host1", "hasentinel")  # nothing of ours runs on the hosts
+
+    srv = _stock_pids("host1", "redis-server")
+    assert len(srv) == 1
+    _kill(srv)
+    killed = time.monotonic()
+    got = ""
+    for _ in range(80):
+        got = _write_via_vip("two")
+        if got == "OK" or time.monotonic() - killed > 40:
+            break
+        time.sleep(0.5)
+    assert got == "OK", f"no write through the VIP within 40 s of the kill: {got}"
+    holders: list[str] = []
+    for _ in range(20):
+        holders = lab.vip_holders()
+        if len(holders) == 1 and holders != ["host1"]:
+            break
+        time.sleep(0.5)
+    assert len(holders) == 1 and holders != ["host1"], holders
+    r = subprocess.run(
+        ["ip", "netns", "exec", "hslab-client", "redis-cli", "-h", str(lab.VIP.ip), "ROLE"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    assert r.stdout.splitlines()[:1] == ["master"], r.stdout + r.stderr
+    r = _cli("status", timeout=60)
+    assert "flavour: stock" in r.stdout and f"VIP 10.251.0.100: {holders[0]}" in r.stdout
+
+    r = _cli("down", timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "stock processes stopped" in r.stdout
+    _assert_gone()
