@@ -1,0 +1,420 @@
+"""`NetnsLab`: the drills' own three-host lab in network namespaces (root only).
+
+Like `hasentinel lab` (docs/lab.md), but private to the drill so the two never touch each
+other's namespaces: prefix `hsdrill-`, subnet 10.252.0.0/24, VIP 10.252.0.100, state in
+/run/hasentinel-drill/. The configs are systemd/examples with the drill's profile: the VIP owned
+by the sentinels (`sentinel vip`, the ownership rule of docs/vip.md) instead of the reconfig
+script, down-after / failover-timeout from the profile, `master_restart` from the profile.
+
+Faults: cuts are `tc` ingress `u32 ... action drop` filters on the hosts' eth0 (silent drops
+both ways, ARP untouched, the client never cut); netem is the root qdisc of a host's eth0;
+power off is `link set eth0 down` and SIGKILL of the host's service processes; power on
+removes the VIP from eth0 (run-time addresses do not survive a reboot), sets the link up and
+starts `hasentinel supervise` again. Every process is found by PID inside our own namespaces.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from ipaddress import IPv4Interface, IPv4Network
+from pathlib import Path
+
+from sentinel.drill.backend import CLIENT, LabProfile, Netem, Service
+from sentinel.lab.lab import Proc, State, locked, proc_start
+from sentinel.lab.netns import Segment, delete_netns, ip, list_netns, netns_pids
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "systemd" / "examples"
+SUBNET = IPv4Network("10.252.0.0/24")
+
+
+class DrillLabError(Exception):
+    """The drill lab could not be built or did not become healthy."""
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+
+
+def sentinel_id(host: str) -> str:
+    """A fixed 40-hex sentinel id per host name."""
+    return hashlib.sha1(f"hasentinel-drill-{host}".encode()).hexdigest()
+
+
+def seed_dataset(path: Path) -> None:
+    """A one-key dump.rdb: the initial master starts with a non-empty dataset, so its supervisor
+    never holds it back as an empty master while the sentinels already know its replicas."""
+    from types import SimpleNamespace
+
+    from server.persistence.rdb import save_rdb_file
+
+    db = SimpleNamespace(id=0, data={b"drill:seed": b"1"}, expires={})
+    save_rdb_file(path, [db])  # type: ignore[list-item]
+
+
+def service_of(argv: list[str]) -> Service | None:
+    """Which service a command line is: `hasentinel-server` / `-m server`, `hasentinel sentinel`,
+    `hasentinel supervise` (anything else, e.g. the drill's own sampler, is None)."""
+    for i, a in enumerate(argv):
+        base = os.path.basename(a)
+        nxt = argv[i + 1] if i + 1 < len(argv) else ""
+        if base == "hasentinel-server" or (a == "-m" and nxt == "server"):
+            return "server"
+        if base == "hasentinel" and nxt == "sentinel":
+            return "sentinel"
+        if base == "hasentinel" and nxt == "supervise":
+            return "supervisor"
+    return None
+
+
+@dataclass
+class NetnsLab:
+    """A LabBackend in network namespaces on this machine."""
+
+    prefix: str = "hsdrill-"
+    subnet: IPv4Network = SUBNET
+    state_dir: Path = Path("/run/hasentinel-drill")
+    profile: LabProfile = field(default_factory=LabProfile)
+    name: str = "netns"
+    hosts: tuple[str, ...] = ("host1", "host2", "host3")
+    master_name: str = "mymaster"
+    server_port: int = 6379
+    sentinel_port: int = 26379
+    shared_clock: bool = True
+    python: str = sys.executable
+    _state: State | None = None
+    _logs: dict[int, Path] = field(default_factory=dict)
+
+    # -- names and addresses ------------------------------------------------------------------
+
+    @property
+    def vip(self) -> str:
+        return str(self.subnet.network_address + 100)
+
+    @property
+    def vip_iface(self) -> IPv4Interface:
+        return IPv4Interface(f"{self.vip}/{self.subnet.prefixlen}")
+
+    def ns(self, node: str) -> str:
+        return f"{self.prefix}{node}"
+
+    def address(self, host: str) -> str:
+        return str(self.subnet.network_address + self.hosts.index(host) + 1)
+
+    def client_address(self) -> str:
+        return str(self.subnet.network_address + 10)
+
+    def bin_dir(self) -> Path:
+        return Path(self.python).parent
+
+    # -- configs ------------------------------------------------------------------------------
+
+    def _render(self, text: str, d: Path) -> str:
+        net = ".".join(str(self.subnet.network_address).split(".")[:3]) + "."
+        out = text.replace("10.0.0.", net)
+        out = out.replace("/etc/hasentinel/", f"{d}/etc/").replace("/var/lib/hasentinel/", f"{d}/")
+        return out.replace("/opt/hasentinel/.venv/bin/", f"{self.bin_dir()}/")
+
+    def write_configs(self, root: Path) -> dict[str, Path]:
+        """host.toml, server.conf, sentinel.conf per host, with the drill's profile."""
+        p = self.profile
+        out: dict[str, Path] = {}
+        for host in self.hosts:
+            d = root / host
+            for sub in ("etc", "data", "sentinel"):
+                (d / sub).mkdir(parents=True, exist_ok=True)
+            toml = self._render((EXAMPLES / host / "host.toml").read_text(), d)
+            toml = toml.replace('master_restart = "unless-empty"', f'master_restart = "{p.master_restart}"')
+            server = self._render((EXAMPLES / host / "server.conf").read_text(), d)
+            server = "\n".join(
+                f"{line} {self.vip}" if line.startswith("bind ") and self.vip not in line.split() else line
+                for line in server.splitlines()
+            )
+            sentinel = []
+            for line in self._render((EXAMPLES / host / "sentinel.conf").read_text(), d).splitlines():
+                if "client-reconfig-script" in line:
+                    continue  # the sentinels own the VIP themselves (below)
+                if line.startswith(f"sentinel down-after-milliseconds {self.master_name}"):
+                    line = f"sentinel down-after-milliseconds {self.master_name} {p.down_after_ms}"
+                if line.startswith(f"sentinel failover-timeout {self.master_name}"):
+                    line = f"sentinel failover-timeout {self.master_name} {p.failover_timeout_ms}"
+                sentinel.append(line)
+            # Known ids and peers, as a deployment has them after its first start: discovery by
+            # hello goes through the master, which its own sentinel fences until it has heard
+            # a majority, so a cold start without them waits on itself (docs/drills.md).
+            sentinel.append(f"sentinel myid {sentinel_id(host)}")
+            sentinel += [
+                f"sentinel known-sentinel {self.master_name} {self.address(o)} {self.sentinel_port} {sentinel_id(o)}"
+                for o in self.hosts
+                if o != host
+            ]
+            sentinel += [
+                f"sentinel known-replica {self.master_name} {self.address(o)} {self.server_port}"
+                for o in self.hosts[1:]
+            ]
+            sentinel += [
+                f"sentinel vip {self.master_name} {self.vip_iface} eth0",
+                f"sentinel vip-local-server {self.master_name} {self.address(host)} {self.server_port}",
+                f"sentinel vip-sentinels {self.master_name} {len(self.hosts)}",
+            ]
+            (d / "etc" / "host.toml").write_text(toml)
+            (d / "etc" / "server.conf").write_text(server + "\n")
+            (d / "etc" / "sentinel.conf").write_text("\n".join(sentinel) + "\n")
+            out[host] = d / "etc" / "host.toml"
+        return out
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def _save(self) -> None:
+        if self._state is not None:
+            self._state.save(self.state_dir / "state.json")
+
+    def _cleanup(self) -> None:
+        st = State.load(self.state_dir / "state.json")
+        if st is None:
+            return
+        for p in st.procs:
+            if p.matches():
+                try:
+                    os.kill(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        existing = set(list_netns())
+        for ns in reversed(st.namespaces):
+            if ns in existing:
+                delete_netns(ns, self.prefix)
+        left = [ns for ns in st.namespaces if ns in set(list_netns())]
+        if left:
+            raise DrillLabError(f"could not delete namespaces: {', '.join(left)}")
+        (self.state_dir / "state.json").unlink()
+
+    def up(self, timeout: float = 60.0) -> None:
+        if os.geteuid() != 0 or shutil.which("tc") is None or shutil.which("ip") is None:
+            raise DrillLabError("the netns drill lab needs root and iproute2 (`ip`, `tc`)")
+        with locked(self.state_dir):
+            self._cleanup()
+            stray = [ns for ns in list_netns() if ns.startswith(self.prefix)]
+            if stray:
+                raise DrillLabError(f"namespaces {', '.join(stray)} exist but are not in the drill's state")
+            for host in self.hosts:
+                shutil.rmtree(self.state_dir / host, ignore_errors=True)
+            seg = Segment(self.prefix, self.subnet)
+            self._state = State([seg.bridge_ns] + [self.ns(n) for n in (*self.hosts, CLIENT)], [])
+            self._save()
+            seg.build_bridge()
+            seg.attach(CLIENT, 10)
+            for i, h in enumerate(self.hosts):
+                seg.attach(h, i + 1)
+            for h in self.hosts:
+                r = self.run(
+                    h, [self.python, "-c", "open('/proc/sys/net/ipv4/ip_nonlocal_bind','w').write('1')"]
+                )
+                if r.returncode != 0:
+                    raise DrillLabError(f"ip_nonlocal_bind in {self.ns(h)}: {r.stderr.strip()}")
+                self._tc(h, "qdisc", "add", "dev", "eth0", "ingress")
+            ip("-n", self.ns(self.hosts[0]), "addr", "add", str(self.vip_iface), "dev", "eth0")
+            self.write_configs(self.state_dir)
+            seed_dataset(self.state_dir / self.hosts[0] / "data" / "dump.rdb")
+            for h in self.hosts:
+                self._start_supervisor(h)
+        self._wait_healthy(timeout)
+
+    def _start_supervisor(self, host: str) -> None:
+        assert self._state is not None
+        d = self.state_dir / host
+        env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
+        env["HASENTINEL_PYTHON"] = self.python
+        with open(d / "supervise.log", "ab") as log:
+            p = subprocess.Popen(
+                ["ip", "netns", "exec", self.ns(host), str(self.bin_dir() / "hasentinel"), "supervise",
+                 str(d / "etc" / "host.toml")],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+                start_new_session=True, cwd=d,
+            )  # fmt: skip
+        start = None
+        for _ in range(100):
+            start = proc_start(p.pid)
+            if start is not None:
+                break
+            time.sleep(0.01)
+        if start is None:
+            raise DrillLabError(f"the supervisor of {host} exited at once; see {d / 'supervise.log'}")
+        self._state.procs.append(Proc(host, p.pid, start))
+        self._save()
+
+    def _healthy(self) -> str | None:
+        """None when healthy, else what is missing."""
+        r = self.run(
+            CLIENT, ["redis-cli", "-h", self.vip, "-p", str(self.server_port), "SET", "drill:probe", "1"]
+        )
+        if r.stdout.strip() != "OK":
+            return f"write through the VIP: {(r.stdout + r.stderr).strip()}"
+        for h in self.hosts:
+            r = self.run(
+                h, ["redis-cli", "-p", str(self.sentinel_port), "SENTINEL", "MASTER", self.master_name]
+            )
+            f = r.stdout.split("\n")
+            kv = dict(zip(f[0::2], f[1::2], strict=False))
+            if kv.get("num-slaves") != "2" or kv.get("num-other-sentinels") != "2":
+                return (
+                    f"sentinel on {h}: {kv.get('num-slaves')} replicas, {kv.get('num-other-sentinels')} peers"
+                )
+        return None
+
+    def _wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        why: str | None = "not checked"
+        for _ in range(int(timeout / 0.25) + 1):
+            try:
+                why = self._healthy()
+            except subprocess.TimeoutExpired:
+                why = "timeout"
+            if why is None or time.monotonic() >= deadline:
+                break
+            time.sleep(0.25)
+        if why is not None:
+            raise DrillLabError(f"the drill lab did not become healthy within {timeout:.0f} s: {why}")
+
+    def down(self) -> None:
+        with locked(self.state_dir):
+            self._cleanup()
+        self._state = None
+
+    # -- processes ----------------------------------------------------------------------------
+
+    def _argv(self, node: str, argv: list[str]) -> list[str]:
+        if node not in (*self.hosts, CLIENT):
+            raise ValueError(f"unknown node {node!r}")
+        return ["ip", "netns", "exec", self.ns(node), *argv]
+
+    def run(self, node: str, argv: list[str], timeout: float = 10.0) -> subprocess.CompletedProcess[str]:
+        try:
+            return subprocess.run(self._argv(node, argv), capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            return subprocess.CompletedProcess(e.cmd, 124, "", f"timed out after {timeout} s")
+
+    def spawn(self, node: str, argv: list[str]) -> subprocess.Popen[str]:
+        assert self._state is not None, "up() first"
+        log = self.state_dir / f"{node}-{len(self._logs)}.stderr"
+        with open(log, "w") as err:
+            p = subprocess.Popen(
+                self._argv(node, argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                text=True, start_new_session=True, cwd=REPO,
+            )  # fmt: skip
+        self._logs[p.pid] = log
+        start = proc_start(p.pid)
+        if start is not None:
+            self._state.procs.append(Proc(node, p.pid, start))
+            self._save()
+        return p
+
+    def stderr_of(self, p: subprocess.Popen[str]) -> str:
+        """What a spawned process wrote to stderr."""
+        try:
+            return self._logs[p.pid].read_text()
+        except (KeyError, OSError):
+            return ""
+
+    def stop(self, p: subprocess.Popen[str], timeout: float = 5.0) -> None:
+        try:
+            if p.stdin is not None:
+                p.stdin.close()
+        except OSError:
+            pass
+        for sig in (None, signal.SIGTERM, signal.SIGKILL):
+            if sig is not None and p.poll() is None:
+                try:
+                    os.kill(p.pid, sig)
+                except ProcessLookupError:
+                    pass
+            try:
+                p.wait(timeout=timeout)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+    def service_pids(self, host: str, service: Service) -> list[int]:
+        """PIDs of the host's `service` processes (by command line, inside its namespace)."""
+        return [pid for pid in netns_pids(self.ns(host)) if service_of(_cmdline(pid)) == service]
+
+    def kill(self, host: str, service: Service, sig: int = 9) -> list[int]:
+        pids = self.service_pids(host, service)
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        return pids
+
+    def power_off(self, host: str) -> None:
+        ip("-n", self.ns(host), "link", "set", "eth0", "down")
+        for _ in range(3):
+            killed = self.kill(host, "sentinel") + self.kill(host, "server") + self.kill(host, "supervisor")
+            if not killed:
+                break
+            time.sleep(0.05)
+
+    def power_on(self, host: str) -> None:
+        ip("-n", self.ns(host), "addr", "del", str(self.vip_iface), "dev", "eth0", check=False)
+        ip("-n", self.ns(host), "link", "set", "eth0", "up")
+        with locked(self.state_dir):
+            self._start_supervisor(host)
+
+    # -- network faults -----------------------------------------------------------------------
+
+    def _tc(self, host: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        r = subprocess.run(["tc", "-n", self.ns(host), *args], capture_output=True, text=True, timeout=15)
+        if check and r.returncode != 0:
+            raise DrillLabError(f"tc -n {self.ns(host)} {' '.join(args)}: {r.stderr.strip()}")
+        return r
+
+    def _drop_from(self, host: str, src: str, port: int | None) -> None:
+        base = ["filter", "add", "dev", "eth0", "parent", "ffff:", "protocol", "ip", "prio", "1", "u32",
+                "match", "ip", "src", f"{src}/32"]  # fmt: skip
+        if port is None:
+            self._tc(host, *base, "action", "drop")
+        else:
+            for field_ in ("sport", "dport"):
+                self._tc(host, *base, "match", "ip", field_, str(port), "0xffff", "action", "drop")
+
+    def cut(self, a: str, b: str, port: int | None = None) -> None:
+        self._drop_from(a, self.address(b), port)
+        self._drop_from(b, self.address(a), port)
+
+    def heal(self) -> None:
+        for h in self.hosts:
+            self._tc(h, "filter", "del", "dev", "eth0", "parent", "ffff:", check=False)
+
+    def netem(self, host: str, spec: Netem) -> None:
+        self._tc(host, "qdisc", "replace", "dev", "eth0", "root", "netem", *spec.args())
+
+    def clear_netem(self, host: str) -> None:
+        self._tc(host, "qdisc", "del", "dev", "eth0", "root", check=False)
+
+    # -- inspection (tests, debugging) --------------------------------------------------------
+
+    def vip_holders(self) -> list[str]:
+        """Hosts whose eth0 is up and carries the VIP."""
+        out = []
+        for h in self.hosts:
+            js = json.loads(
+                ip("-n", self.ns(h), "-j", "-4", "addr", "show", "dev", "eth0", check=False).stdout or "[]"
+            )
+            for link in js:
+                if "UP" in link.get("flags", []) and any(
+                    a.get("local") == self.vip for a in link.get("addr_info", [])
+                ):
+                    out.append(h)
+        return out
