@@ -3,6 +3,7 @@
 # usable by hand on any Debian 12 machine holding a copy of this repository):
 #
 #   provision.sh INDEX [NET]      INDEX 1..3; NET the /24 prefix (default 192.168.56)
+#   provision.sh client [NET]     the drills' client VM (NET.10): step 1 only, no service
 #
 # host INDEX gets NET.(10+INDEX) (host1 = NET.11), the VIP is NET.100/24, the master starts on
 # host1. Steps, each idempotent (`vagrant provision` may run it again):
@@ -12,26 +13,27 @@
 #   3. systemd/examples/hostINDEX/{host,server,sentinel}.conf and vip.conf into /etc/hasentinel,
 #      the examples' 10.0.0.1-3 / 10.0.0.100 replaced by this cluster's addresses and the VIP's
 #      interface by the one that carries this host's address; `supervise --check` on them;
-#   4. the unit into /etc/systemd/system, enabled and started; on host1 of a fresh cluster the
-#      initial VIP (the sentinels' reconfig script moves it only at failovers).
+#   4. the units into /etc/systemd/system (hasentinel@.service too: `hasentinel drill --lab
+#      vagrant` runs its own cluster as hasentinel@drill), hasentinel.service enabled and started;
+#      on host1 of a fresh cluster the initial VIP (the reconfig script moves it only at failovers).
 # DESTDIR (default empty: /) installs under another root instead; tests/vagrant runs it that way,
 # with the commands that act on the running system (apt-get, systemctl, sysctl, ip) stubbed.
 set -euo pipefail
 
-usage() { echo "usage: $0 INDEX(1-3) [NET, default 192.168.56]" >&2; exit 2; }
+usage() { echo "usage: $0 INDEX(1-3)|client [NET, default 192.168.56]" >&2; exit 2; }
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then usage; fi
 index=$1
 net=${2:-192.168.56}
-case "$index" in 1|2|3) ;; *) usage ;; esac
+case "$index" in 1|2|3|client) ;; *) usage ;; esac
 [[ "$net" =~ ^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || { echo "NET must look like 192.168.56" >&2; exit 2; }
 
 src=${HASENTINEL_SRC:-/vagrant}
 root=${DESTDIR:-}
 opt="$root/opt/hasentinel"
 etc="$root/etc/hasentinel"
-addr="$net.$((10 + index))"
+if [ "$index" = client ]; then addr="$net.10"; name=client; else addr="$net.$((10 + index))"; name="host$index"; fi
 vip="$net.100/24"
-say() { echo "provision host$index ($addr): $*"; }
+say() { echo "provision $name ($addr): $*"; }
 
 if [ ! -f "$src/pyproject.toml" ] || [ ! -d "$src/systemd/examples" ]; then
   echo "$src is not a hasentinel checkout (set HASENTINEL_SRC)" >&2
@@ -48,6 +50,10 @@ if [ "$(cd "$src" && pwd -P)" != "$(cd "$opt" && pwd -P)" ]; then
 fi
 say "installing (scripts/install.sh)"
 bash "$opt/scripts/install.sh"
+if [ "$index" = client ]; then
+  say "client: installed, no service"
+  exit 0
+fi
 
 # 2. The user, the directories, ip_nonlocal_bind (the servers bind the VIP).
 install -d -m 0755 "$root/usr/lib/sysusers.d" "$root/usr/lib/tmpfiles.d" "$root/usr/lib/sysctl.d" \
@@ -87,7 +93,9 @@ say "configs in /etc/hasentinel (VIP $vip on $iface)"
 "$opt/.venv/bin/hasentinel" supervise --check "$etc/host.toml"
 
 # 4. The unit.
-install -m 0644 "$opt/systemd/hasentinel.service" "$root/etc/systemd/system/hasentinel.service"
+for unit in hasentinel.service hasentinel@.service; do
+  install -m 0644 "$opt/systemd/$unit" "$root/etc/systemd/system/$unit"
+done
 fresh=0
 if ! systemctl is-active --quiet hasentinel.service && [ -z "$(ls -A "$root/var/lib/hasentinel/data")" ]; then
   fresh=1

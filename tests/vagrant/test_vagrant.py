@@ -78,8 +78,8 @@ def test_vagrant_validate(tmp_path: Path) -> None:
     r = _validate(tmp_path, (VAGRANT / "Vagrantfile").read_text())
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Vagrantfile validated successfully" in r.stdout
-    for host in ("host1", "host2", "host3"):
-        assert f"{host}:" in r.stdout  # all three machines were validated
+    for host in ("client", "host1", "host2", "host3"):
+        assert f"{host}:" in r.stdout  # every machine was validated
 
 
 def test_vagrant_validate_is_not_vacuous(tmp_path: Path) -> None:
@@ -109,7 +109,7 @@ def test_provision_shellcheck_clean() -> None:
 
 
 def test_provision_refuses_bad_arguments(tmp_path: Path) -> None:
-    for args in ([], ["4"], ["1", "10.0.0.0/24"], ["1", "192.168.56", "x"]):
+    for args in ([], ["4"], ["host1"], ["1", "10.0.0.0/24"], ["1", "192.168.56", "x"]):
         r = subprocess.run(
             ["bash", str(PROVISION), *args],
             capture_output=True,
@@ -157,7 +157,7 @@ SHIMS = {
 }
 
 
-def _provision(tmp_path: Path, index: int) -> tuple[Path, list[str], subprocess.CompletedProcess[str]]:
+def _provision(tmp_path: Path, index: int | str) -> tuple[Path, list[str], subprocess.CompletedProcess[str]]:
     root = tmp_path / "root"
     shims = tmp_path / "shims"
     state = tmp_path / "state"
@@ -257,8 +257,9 @@ def test_provision_into_a_temp_root(tmp_path: Path, index: int) -> None:
     assert supervise_main([str(moved / "host.toml"), "--check"]) == 0
 
     # 4. the unit, enabled and started; the initial VIP on host1 only
-    unit = root / "etc" / "systemd" / "system" / "hasentinel.service"
-    assert unit.read_bytes() == (REPO / "systemd" / "hasentinel.service").read_bytes()
+    for name in ("hasentinel.service", "hasentinel@.service"):  # the template: the drills' instance
+        unit = root / "etc" / "systemd" / "system" / name
+        assert unit.read_bytes() == (REPO / "systemd" / name).read_bytes()
     assert log.index("systemctl daemon-reload") < log.index("systemctl enable --now hasentinel.service")
     adds = [x for x in log if x.startswith("ip addr add")]
     assert adds == ([f"ip addr add {vip}/24 dev eth1"] if index == 1 else [])
@@ -270,3 +271,15 @@ def test_provision_into_a_temp_root(tmp_path: Path, index: int) -> None:
     assert {p: p.read_bytes() for p in etc.iterdir()} == before
     assert [x for x in log2 if x.startswith("ip addr add")] == adds  # the log accumulates
     assert log2.count("python3 -m venv .venv") == 1  # the venv is kept
+
+
+def test_provision_client(tmp_path: Path) -> None:
+    """The drills' client VM: the project installed, no configs, no service, no VIP."""
+    _needs_root()
+    root, log, r = _provision(tmp_path, "client")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "provision client (192.168.56.10)" in r.stdout
+    assert (root / "opt" / "hasentinel" / "pyproject.toml").is_file()
+    assert "pip install -q -e ." in log
+    assert not (root / "etc" / "hasentinel").exists()
+    assert not [x for x in log if x.startswith(("systemctl", "ip ", "sysctl"))]
