@@ -6,6 +6,7 @@ import typer
 
 from sentinel import __version__
 from sentinel.cli.commands import register as register_operator_commands
+from sentinel.drill.cli import drill
 from sentinel.lab.cli import lab_app
 from server import REDIS_VERSION
 
@@ -42,6 +43,7 @@ def supervise(
 
 register_operator_commands(app)  # status, switchover, failover, pause, resume, events, check
 app.add_typer(lab_app, name="lab")  # lab up | down | status | exec (sentinel/lab/, docs/lab.md)
+app.command()(drill)  # drill SCENARIO... (sentinel/drill/, docs/drills.md)
 
 
 @app.callback()
