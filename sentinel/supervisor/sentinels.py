@@ -7,8 +7,9 @@ still answers with the old address and an older epoch), the local sentinel winni
 
 `send_hint` sends `SENTINEL IS-MASTER-DOWN-HINT <name> <ip> <port>` (docs/operations.md,
 "The hint"): the supervisor knows first-hand that the master process is gone and will not be
-started as master again. A sentinel that does not implement it answers "unknown subcommand";
-the failover then simply waits for down-after-milliseconds, as it would without a supervisor.
+started as master again. Ours implements it (sentinel/core/hint.py: checked by its own PING,
+then SDOWN at once); a stock sentinel answers "unknown subcommand", and the failover then
+simply waits for down-after-milliseconds, as it would without a supervisor.
 """
 
 from __future__ import annotations
