@@ -164,7 +164,12 @@ class VagrantLab:
         return r
 
     def spawn(self, node: str, argv: list[str]) -> subprocess.Popen[str]:
-        """The remote program reads the ssh session's stdin: closing it (stop) ends it."""
+        """The remote program reads the ssh session's stdin: closing it (stop) ends it.
+
+        The drill runner starts the sampler without `--iface` (its default is eth0, the
+        namespaces' interface); on the VMs the VIP is on the private network's interface."""
+        if "sentinel.drill.sampler" in argv and "--iface" not in argv and node in self.hosts:
+            argv = [*argv, "--iface", self._if()]
         self.ctl_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         log = self.ctl_dir / f"{node}-{len(self._logs)}.stderr"
         with open(log, "w") as err:

@@ -298,3 +298,22 @@ def test_vagrant_failure_is_reported(tmp_path: Path) -> None:
     lab = VagrantLab(vagrant_dir=tmp_path, runner=failing, ctl_dir=tmp_path / "ctl")
     with pytest.raises(VagrantLabError, match=r"vagrant ssh-config .*target machine is required"):
         lab.run("host1", ["true"])
+
+
+def test_spawn_gives_the_sampler_the_private_interface(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab, _ = _lab(tmp_path, iface="eth1")
+    started: list[list[str]] = []
+
+    class FakePopen:
+        pid = 99999
+
+        def __init__(self, argv: list[str], **kw: object) -> None:
+            started.append(argv)
+
+    monkeypatch.setattr(subprocess, "Popen", FakePopen)
+    lab.spawn("host1", [lab.python, "-m", "sentinel.drill.sampler", "--vip", lab.vip])
+    lab.spawn(CLIENT, [lab.python, "-m", "sentinel.drill.workload", "write", "--host", lab.vip])
+    assert FakeRunner.remote(started[0])[-2:] == ["--iface", "eth1"]
+    assert "--iface" not in FakeRunner.remote(started[1])
