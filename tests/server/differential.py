@@ -1358,8 +1358,7 @@ NONDETERMINISTIC_OPS: dict[str, str] = {
 # Ops whose replies differ today between hasentinel and stock Redis 7.0, found by this harness and
 # reproduced by a strict-xfail case in test_differential.py; random streams leave them out so that
 # every other command stays under test. Remove an entry when its xfail starts passing.
-KNOWN_MISMATCH_OPS: dict[str, str] = {
-}
+KNOWN_MISMATCH_OPS: dict[str, str] = {}  # none open today
 
 
 def available_ops(commands: Iterable[str] | None, exclude: Iterable[str] = ()) -> list[OpSpec]:
