@@ -19,7 +19,7 @@ import trio
 
 from server.blocking import Block
 from server.engine import encode_command
-from server.errors import CommandError
+from server.errors import CommandError, quoted
 from server.protocol import resp
 from server.replication.backlog import Backlog
 from server.replication.snapshot import Snapshot
@@ -253,7 +253,7 @@ class Replication:
             elif opt == b"rdb-only" or opt == b"rdb-filter-only":
                 pass
             else:
-                raise CommandError(f"ERR Unrecognized REPLCONF option: {argv[i].decode('latin-1')}")
+                raise CommandError(f"ERR Unrecognized REPLCONF option: {quoted(argv[i])}")
         return resp.OK
 
     @staticmethod
