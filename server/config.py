@@ -881,7 +881,8 @@ class Config:
         for name, _ in pairs:
             d = BY_NAME.get(name.lower())
             if d is None:
-                raise ConfigError(f"Unknown option or number of arguments for CONFIG SET - '{name}'")
+                shown = name.split("\x00", 1)[0]  # Redis's %s: up to a NUL
+                raise ConfigError(f"Unknown option or number of arguments for CONFIG SET - '{shown}'")
             if not d.mutable:
                 raise ConfigError(
                     f"CONFIG SET failed (possibly related to argument '{name}') - can't set immutable config"

@@ -42,7 +42,7 @@ from server.commands.args import parse_int
 from server.commands.registry import TABLE, Command, command, container
 from server.config import ConfigError, parse_memory
 from server.datatypes import ZSet
-from server.errors import NO_SUCH_KEY, NOT_INTEGER, SYNTAX, CommandError
+from server.errors import NO_SUCH_KEY, NOT_INTEGER, SYNTAX, CommandError, quoted
 from server.glob import match as glob_match
 from server.info import all_commands, info_text, replid
 from server.instrument import state
@@ -1031,7 +1031,7 @@ def slowlog_get(c: Client, argv: list[bytes]) -> bytes:
     count = 10
     if len(argv) > 3:
         raise CommandError(
-            f"ERR unknown subcommand or wrong number of arguments for '{_str(argv[1])}'. Try SLOWLOG HELP."
+            f"ERR unknown subcommand or wrong number of arguments for '{quoted(argv[1], 128)}'. Try SLOWLOG HELP."
         )
     if len(argv) == 3:
         err = "ERR count should be greater than or equal to -1"
@@ -1321,7 +1321,7 @@ def debug(c: Client, argv: list[bytes]) -> bytes:
         or (sub.max_args is not None and n > sub.max_args)
     ):
         raise CommandError(
-            f"ERR unknown subcommand or wrong number of arguments for '{_str(argv[1])}'. Try DEBUG HELP."
+            f"ERR unknown subcommand or wrong number of arguments for '{quoted(argv[1], 128)}'. Try DEBUG HELP."
         )
     return sub.handler(c, argv)
 

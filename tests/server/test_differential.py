@@ -128,6 +128,7 @@ REPRODUCERS: list[object] = [
             [b"EXPIRE", b"k", b"100", b"x\r\n"],  # Redis trims newlines at the end of an error
             [b"CLIENT", b"\x01\r\nx"],
             [b"REPLCONF", b"caf\xc3\xa9\xff\x00x", b"1"],
+            [b"CONFIG", b"SET", b"caf\xc3\xa9\xff\x00x", b"1"],
         ],
         id="error-text-quotes-raw-bytes",
     ),
