@@ -65,6 +65,8 @@ def drill(
 
     backend = make_backend(lab)
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=200)  # a log file or pipe: the whole table, not an 80-column one
     say = lambda m: console.print(m, markup=False, highlight=False)  # noqa: E731
     result = run_drill(backend, names, trials, report, say=say)  # type: ignore[arg-type]
     console.print(table(result["trials"]))

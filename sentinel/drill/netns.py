@@ -6,8 +6,12 @@ other's namespaces: prefix `hsdrill-`, subnet 10.252.0.0/24, VIP 10.252.0.100, s
 by the sentinels (`sentinel vip`, the ownership rule of docs/vip.md) instead of the reconfig
 script, down-after / failover-timeout from the profile, `master_restart` from the profile.
 
-Faults: cuts are `tc` ingress `u32 ... action drop` filters on the hosts' eth0 (silent drops
-both ways, ARP untouched, the client never cut); netem is the root qdisc of a host's eth0;
+Faults: cuts are `ip rule ... blackhole` rules (priority 100) on both hosts, for the peer's
+address or only TCP to/from a port: each side drops what it sends to the other (a local send
+to a blackholed address fails at once, so a connect() errors instead of timing out), ARP and
+the client untouched. netem is the root qdisc of a host's eth0; on a kernel without sch_netem
+(like this project's CI VM) the host's bridge port is set to blocking for short random bursts
+instead (silent loss in bursts, no added delay; `netem_mode` says which ran).
 power off is `link set eth0 down` and SIGKILL of the host's service processes; power on
 removes the VIP from eth0 (run-time addresses do not survive a reboot), sets the link up and
 starts `hasentinel supervise` again. Every process is found by PID inside our own namespaces.
@@ -18,10 +22,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from ipaddress import IPv4Interface, IPv4Network
@@ -34,6 +40,7 @@ from sentinel.lab.netns import Segment, delete_netns, ip, list_netns, netns_pids
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "systemd" / "examples"
 SUBNET = IPv4Network("10.252.0.0/24")
+CUT_PREF = 100  # `ip rule` priority of the cuts
 
 
 class DrillLabError(Exception):
@@ -95,7 +102,9 @@ class NetnsLab:
     shared_clock: bool = True
     python: str = sys.executable
     _state: State | None = None
+    netem_mode: str = "netem"  # or "flapper" when the kernel has no sch_netem (see netem())
     _logs: dict[int, Path] = field(default_factory=dict)
+    _flappers: dict[str, tuple[threading.Event, threading.Thread]] = field(default_factory=dict)
 
     # -- names and addresses ------------------------------------------------------------------
 
@@ -223,7 +232,6 @@ class NetnsLab:
                 )
                 if r.returncode != 0:
                     raise DrillLabError(f"ip_nonlocal_bind in {self.ns(h)}: {r.stderr.strip()}")
-                self._tc(h, "qdisc", "add", "dev", "eth0", "ingress")
             ip("-n", self.ns(self.hosts[0]), "addr", "add", str(self.vip_iface), "dev", "eth0")
             self.write_configs(self.state_dir)
             seed_dataset(self.state_dir / self.hosts[0] / "data" / "dump.rdb")
@@ -288,6 +296,8 @@ class NetnsLab:
             raise DrillLabError(f"the drill lab did not become healthy within {timeout:.0f} s: {why}")
 
     def down(self) -> None:
+        for h in list(self._flappers):
+            self.clear_netem(h)
         with locked(self.state_dir):
             self._cleanup()
         self._state = None
@@ -380,28 +390,64 @@ class NetnsLab:
             raise DrillLabError(f"tc -n {self.ns(host)} {' '.join(args)}: {r.stderr.strip()}")
         return r
 
-    def _drop_from(self, host: str, src: str, port: int | None) -> None:
-        base = ["filter", "add", "dev", "eth0", "parent", "ffff:", "protocol", "ip", "prio", "1", "u32",
-                "match", "ip", "src", f"{src}/32"]  # fmt: skip
-        if port is None:
-            self._tc(host, *base, "action", "drop")
-        else:
-            for field_ in ("sport", "dport"):
-                self._tc(host, *base, "match", "ip", field_, str(port), "0xffff", "action", "drop")
+    def _rules(self, host: str, dst: str, port: int | None) -> list[list[str]]:
+        sel = [["to", f"{dst}/32"]] if port is None else [
+            ["to", f"{dst}/32", "ipproto", "tcp", "dport", str(port)],
+            ["to", f"{dst}/32", "ipproto", "tcp", "sport", str(port)],
+        ]  # fmt: skip
+        return [["-n", self.ns(host), "rule", "add", *s, "pref", str(CUT_PREF), "blackhole"] for s in sel]
 
     def cut(self, a: str, b: str, port: int | None = None) -> None:
-        self._drop_from(a, self.address(b), port)
-        self._drop_from(b, self.address(a), port)
+        for argv in self._rules(a, self.address(b), port) + self._rules(b, self.address(a), port):
+            ip(*argv)
 
     def heal(self) -> None:
         for h in self.hosts:
-            self._tc(h, "filter", "del", "dev", "eth0", "parent", "ffff:", check=False)
+            for _ in range(50):  # bounded: at most a few rules per peer
+                if ip("-n", self.ns(h), "rule", "del", "pref", str(CUT_PREF), check=False).returncode != 0:
+                    break
 
     def netem(self, host: str, spec: Netem) -> None:
-        self._tc(host, "qdisc", "replace", "dev", "eth0", "root", "netem", *spec.args())
+        r = self._tc(host, "qdisc", "replace", "dev", "eth0", "root", "netem", *spec.args(), check=False)
+        if r.returncode == 0:
+            self.netem_mode = "netem"
+            return
+        if "unknown" not in r.stderr:
+            raise DrillLabError(f"netem on {host}: {r.stderr.strip()}")
+        # No sch_netem in this kernel: loss in bursts instead, by blocking the host's bridge port.
+        self.netem_mode = "flapper"
+        self.clear_netem(host)
+        stop = threading.Event()
+        th = threading.Thread(target=self._flap, args=(host, spec, stop), daemon=True)
+        self._flappers[host] = (stop, th)
+        th.start()
+
+    def _port_state(self, host: str, state: int) -> None:
+        subprocess.run(
+            ["bridge", "-n", f"{self.prefix}br", "link", "set", "dev", f"v{host}"[:15], "state", str(state)],
+            capture_output=True, text=True, timeout=5,
+        )  # fmt: skip
+
+    def _flap(self, host: str, spec: Netem, stop: threading.Event) -> None:
+        """Block the port for random bursts of 50-150 ms, often enough that max(loss_pct, 5) %
+        of the time is lost (well below down-after; bounded by `stop`)."""
+        rng = random.Random(f"{host}-{time.time()}")
+        lost = max(spec.loss_pct, 5.0) / 100
+        while not stop.is_set():
+            b = rng.uniform(0.05, 0.15)
+            if stop.wait(b * (1 / lost - 1) * rng.uniform(0.5, 1.5)):
+                break
+            self._port_state(host, 4)  # blocking: frames dropped silently, the link stays up
+            stop.wait(b)
+            self._port_state(host, 3)  # forwarding
 
     def clear_netem(self, host: str) -> None:
         self._tc(host, "qdisc", "del", "dev", "eth0", "root", check=False)
+        stop_th = self._flappers.pop(host, None)
+        if stop_th is not None:
+            stop_th[0].set()
+            stop_th[1].join(timeout=5)
+            self._port_state(host, 3)
 
     # -- inspection (tests, debugging) --------------------------------------------------------
 

@@ -173,9 +173,10 @@ def crash_loop_server(ctx: Ctx) -> None:
     for i in range(4):  # below the supervisor's crash_loop_limit (5): it keeps restarting
         pids = ctx.backend.kill(m, "server")
         ctx.mark("fault", f"kill -9 the server on {m} ({i + 1}/4, pid {', '.join(map(str, pids)) or '-'})")
+        ctx.wait_for(f"{m}'s server seen down", lambda: ctx.server_role(m) is None, 5.0)
         if i == 0:
             _failover_from(ctx, m)
-        ctx.wait_for(f"{m}'s server restarted", lambda: ctx.server_role(m) is not None, 30.0)
+        ctx.wait_for(f"{m}'s server restarted", lambda: ctx.server_role(m) is not None, 40.0)
     ctx.wait_for(f"{m} back as a replica", lambda: ctx.server_role(m) == "slave", 30.0)
 
 

@@ -46,7 +46,7 @@ def _client(host: str, port: int, timeout: float) -> tuple[Any, str]:
         host=host,
         port=port,
         socket_timeout=timeout,
-        socket_connect_timeout=min(timeout, 0.25),
+        socket_connect_timeout=min(timeout, 0.1),
         single_connection_client=True,
         retry=Retry(NoBackoff(), 0),
         decode_responses=True,
