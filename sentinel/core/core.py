@@ -14,6 +14,7 @@ import random
 from sentinel.core import admin, hint, ownership
 from sentinel.core.actions import Action, Channel, Level, PersistState
 from sentinel.core.config import SentinelConfig
+from sentinel.core.detach import on_detach_reply
 from sentinel.core.detect import check_sdown, check_tilt, expire_peer_replies, tilt_continues
 from sentinel.core.discovery import process_hello
 from sentinel.core.election import ask_peers, record_ask_reply
@@ -51,6 +52,7 @@ from sentinel.core.model import (
     FailoverState,
     Peer,
     Purpose,
+    Replica,
     Settings,
     World,
     new_master,
@@ -360,6 +362,10 @@ class SentinelCore:
             target = w.masters.get(pending.master)
             if (
                 target is not None
+        elif purpose is Purpose.DETACH and isinstance(inst, Replica):
+            on_detach_reply(w, ctx, m, inst, ev.reply)
+            if not w.tilt and m.failover_state is FailoverState.SEND_SLAVEOF_NOONE:
+                run_state_machine(w, ctx, m)
                 and record_ask_reply(w, ctx, inst, target, pending, ev.reply)
                 and not w.tilt
             ):

@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from sentinel.core.actions import Crash, Level, Log
+from sentinel.core.detach import detach_others, reset_detach
 from sentinel.core.detect import check_odown
 from sentinel.core.election import after_not_elected, ask_peers, election_hopeless, get_leader, same_id
 from sentinel.core.info import Role
@@ -139,6 +140,7 @@ def run_state_machine(w: World, ctx: Ctx, master: Master) -> None:
         if before is FailoverState.NONE or ctx.crashed:
             return
         _HANDLERS[before](w, ctx, master)
+    reset_detach(master)
         if master.failover_state is before:
             return
 
@@ -228,6 +230,7 @@ def _wait_promotion(w: World, ctx: Ctx, master: Master) -> None:
     if master.switchover is not None:
         if ctx.now - master.failover_state_change_time > master.switchover.timeout + SWITCHOVER_MARGIN:
             # The master gives up by itself at its TIMEOUT; the ABORT covers a slow master.
+    reset_detach(master)
             send_cmd(w, ctx, master, master, Purpose.DISCARD, "FAILOVER", "ABORT")
             abort_switchover(w, ctx, master, "the target did not become master in time")
         return
@@ -244,6 +247,8 @@ def _hand_over(w: World, ctx: Ctx, master: Master, r: Replica) -> None:
     missing on `r`. Writes sent meanwhile wait, then get -READONLY once the master is a replica.
     We then confirm the promotion from `r`'s INFO as in any failover (new config epoch, switch).
     """
+    if not detach_others(w, ctx, master, r):
+        return  # ours: the other replicas leave the old master first (detach.py, finding F1)
     assert master.switchover is not None
     if not (r.cc.up and master.cc.up):
         if ctx.now - master.failover_state_change_time > master.failover_timeout:
@@ -354,6 +359,12 @@ def detect_end(w: World, ctx: Ctx, master: Master) -> None:
             r.reconf in (Reconf.PENDING, Reconf.SENT, Reconf.INPROG) and not r.sdown
             for r in master.replicas.values()
         ):
+    for r in master.replicas.values():
+        off = master.detached.get(r.name)
+        if r.reconf is Reconf.PENDING and off is not None and off >= 0:
+            # ours: repointed before the promotion (detach.py): that transaction ran
+            r.reconf, r.reconf_sent_time = Reconf.SENT, ctx.now
+            event(w, ctx, Level.NOTICE, "+slave-reconf-sent", r, master)
             return
     else:
         event(w, ctx, Level.WARNING, "+failover-end-for-timeout", master, master)
@@ -403,6 +414,7 @@ def switch_master(w: World, ctx: Ctx, master: Master, new: tuple[str, int], *, l
     `leader`: we led this failover and keep it in reconf_slaves to repoint the replicas.
     """
     old = master.addr
+    reset_detach(master)
     now = ctx.now
     master.last_failover = FailoverRecord(
         epoch=master.config_epoch,

@@ -75,6 +75,8 @@ class Purpose(StrEnum):
     """Ours: CLIENT PAUSE ... WRITE / CLIENT UNPAUSE to the local server (ownership.py)."""
     SWITCHOVER = "switchover"
     """The `FAILOVER TO ...` sent to the master by a switchover (an error aborts it)."""
+    DETACH = "detach"
+    """Ours: the EXEC of a replica's repointing before the promotion (detach.py)."""
 
 
 @dataclass(slots=True)
@@ -233,6 +235,10 @@ class Master(Instance):
     failover_epoch: int = 0
     forced: bool = False
     promoted: Replica | None = None
+    detached: dict[str, int | None] = field(default_factory=dict)
+    """Ours (detach.py): replicas repointed at the promoted one before its promotion, with the
+    offset each had reached from the old master (None: no answer yet, -1: it failed)."""
+    detach_started: int | None = None
     next_failover_at: int = 0
     """No failover may start before this time (stock: failover_start_time + 2 x timeout)."""
     next_failover_reason: str = ""

@@ -247,8 +247,8 @@ def on_info_reply(w: World, ctx: Ctx, inst: Instance, master: Master, reply: Rep
     if w.tilt or not isinstance(inst, Replica):
         return
     _act_on_replica_info(w, ctx, inst, master, role)
-    if master.failover_state is FailoverState.SELECT_SLAVE:
-        run_state_machine(w, ctx, master)
+    if master.failover_state in (FailoverState.SELECT_SLAVE, FailoverState.SEND_SLAVEOF_NOONE):
+        run_state_machine(w, ctx, master)  # SEND_SLAVEOF_NOONE: detach.py polls the chosen one
 
 
 def _act_on_replica_info(w: World, ctx: Ctx, r: Replica, master: Master, role: Role) -> None:

@@ -10,13 +10,35 @@ Ours: a replica whose replication offset is behind the offset of another *reacha
 fresh) is never promoted, whatever its priority. Promoting it would throw away writes that a
 reachable replica holds. If that leaves no candidate, the failover aborts with
 `-failover-abort-no-good-slave` and the reason is shown in `next-failover-reason`.
+
+Ours, an interrupted promotion (`ranking_offset`): a replica that reports `role:master` while
+its `master_replid2` is the history the master's replicas follow (the master's own
+`master_replid`, or that of a replica reporting role:slave of this master) was promoted out of
+this master's history by a failover that did not finish (its leader crashed, or lost it before
+the switch). It holds that history up to `second_repl_offset` - 1: it is ranked at that offset
+(a replica reporting role:slave has no `slave_repl_offset` once promoted, and stock keeps the
+last one it saw, or 0 after a restart), and preferred to a replica at the same offset. A replica
+reporting role:master of an unrelated history (a stale former master not converted yet) keeps
+the last offset we saw it replicate at (0 if never): its offset does not compare.
+
+Ours, the master-link age rule (`link_down_limit`): stock excludes a replica whose master link
+has been down longer than 10 x down-after + (now - the master's SDOWN start): "disconnected for
+long before the master failed", so its data is old. The SDOWN start stands for the time the
+master was last seen alive, which is wrong for a sentinel that (re)started, or left TILT, after
+the master died: its SDOWN is recent, every replica's link has been down since the death, and
+no failover is ever possible. We measure against the last time the master is known to have
+been up: our own last INFO reply from it, and the other replicas' views (a replica of this
+master whose link is up saw it up now; one whose link went down saw it up until then). A
+replica is excluded when it lost its link more than 10 x down-after before that. Without any
+such evidence (no INFO from the master since we started, no other replica) stock's reference is
+kept: a lone replica nobody can date is not promoted.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sentinel.core.info import Role
+from sentinel.core.info import Role, parse_info
 from sentinel.core.model import Master, Replica
 from sentinel.core.timers import Timers
 
@@ -55,11 +77,75 @@ def _runid_key(r: Replica) -> tuple[int, str]:
     return (1, "") if r.runid is None else (0, r.runid.lower())
 
 
+NO_REPLID = "0" * 40
+
+
+def _history_ids(master: Master, replicas: list[Replica]) -> set[str]:
+    """Replication ids of the history the master serves: its own `master_replid` (its last INFO)
+    and the `master_replid` of the replicas reporting role:slave of it."""
+    ids: set[str] = set()
+    if master.info_text is not None:
+        rid = parse_info(master.info_text, as_master=False).master_replid
+        if rid:
+            ids.add(rid.lower())
+    for r in replicas:
+        if r.role_reported is Role.SLAVE and r.info_text is not None and _follows(r, master):
+            rid = parse_info(r.info_text, as_master=False).master_replid
+            if rid:
+                ids.add(rid.lower())
+    ids.discard(NO_REPLID)
+    return ids
+
+
+def _follows(r: Replica, master: Master) -> bool:
+    return r.slave_master_port == master.port and (r.slave_master_host or "").lower() == master.host.lower()
+
+
+def interrupted_promotion_offset(r: Replica, history: set[str]) -> int | None:
+    """For a replica reporting role:master promoted out of `history` (see the module docstring):
+    how much of that history it holds. None otherwise."""
+    if r.role_reported is not Role.MASTER or r.info_text is None:
+        return None
+    rep = parse_info(r.info_text, as_master=False)
+    if not rep.master_replid2 or rep.master_replid2.lower() not in history:
+        return None
+    if rep.second_repl_offset is None or rep.second_repl_offset <= 0:
+        return None
+    return rep.second_repl_offset - 1
+
+
+def ranking_offset(r: Replica, history: set[str]) -> int:
+    """The offset a replica is ranked (and compared) at."""
+    promoted = interrupted_promotion_offset(r, history)
+    return r.repl_offset if promoted is None else promoted
+
+
+def link_down_limit(master: Master, r: Replica, reachable: list[Replica], now: int) -> int:
+    """The longest master-link downtime that leaves `r` eligible (see the module docstring)."""
+    seen_up: int | None = None
+    if master.info_refresh is not None:
+        seen_up = max(master.info_refresh, master.last_avail_time)
+    for o in reachable:
+        if o is r or o.role_reported is not Role.SLAVE or not _follows(o, master):
+            continue
+        at = o.info_refresh if o.info_refresh is not None else now  # when its INFO said so
+        if o.master_link_up and o.master_link_down_ms == 0:
+            t = at
+        elif o.master_link_down_ms > 0:
+            t = at - o.master_link_down_ms
+        else:
+            continue
+        seen_up = t if seen_up is None else max(seen_up, t)
+    limit = master.down_after * 10
+    if seen_up is not None:
+        return limit + max(0, now - seen_up)
+    if master.sdown and master.sdown_since is not None:
+        limit += now - master.sdown_since
+    return limit
+
+
 def select_replica(master: Master, timers: Timers, now: int) -> Selection:
     """Rank the replicas of `master` and pick the best one (None if none qualifies)."""
-    max_link_down = master.down_after * 10
-    if master.sdown and master.sdown_since is not None:
-        max_link_down += now - master.sdown_since
     excluded: list[tuple[Replica, str]] = []
     reachable: list[Replica] = []
     for r in master.replicas.values():
@@ -68,19 +154,23 @@ def select_replica(master: Master, timers: Timers, now: int) -> Selection:
             excluded.append((r, why))
         else:
             reachable.append(r)
-    best_offset = max((r.repl_offset for r in reachable), default=0)
+    history = _history_ids(master, reachable)
+    offset = {r.name: ranking_offset(r, history) for r in reachable}
+    promoted = {r.name for r in reachable if interrupted_promotion_offset(r, history) is not None}
+    best_offset = max(offset.values(), default=0)
     candidates: list[Replica] = []
     for r in reachable:
+        max_link_down = link_down_limit(master, r, reachable, now)
         if r.slave_priority == 0:
             excluded.append((r, "priority 0"))
         elif r.master_link_down_ms > max_link_down:
-            excluded.append((r, f"master link down for {r.master_link_down_ms} ms"))
-        elif r.repl_offset < best_offset:
-            ahead = next(x for x in reachable if x.repl_offset == best_offset)
-            excluded.append((r, f"offset {r.repl_offset} behind {ahead.name} at {best_offset}"))
+            excluded.append((r, f"master link down for {r.master_link_down_ms} ms (limit {max_link_down})"))
+        elif offset[r.name] < best_offset:
+            ahead = next(x for x in reachable if offset[x.name] == best_offset)
+            excluded.append((r, f"offset {offset[r.name]} behind {ahead.name} at {best_offset}"))
         else:
             candidates.append(r)
-    candidates.sort(key=lambda r: (r.slave_priority, -r.repl_offset, _runid_key(r)))
+    candidates.sort(key=lambda r: (r.slave_priority, -offset[r.name], r.name not in promoted, _runid_key(r)))
     return Selection(candidates[0] if candidates else None, candidates, excluded)
 
 

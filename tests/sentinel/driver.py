@@ -142,6 +142,11 @@ class Driver:
     """Labels whose commands `settle` leaves unanswered (a hung or dead instance)."""
     infos: dict[str, str] = field(default_factory=dict)
     """The INFO text `settle` answers with, per label."""
+    auto_detach: bool = True
+    """A live replica (not in `dead`, with an INFO text in `infos`) answers the transaction that
+    repoints it before a promotion (sentinel/core/detach.py: MULTI ... INFO EXEC) in the same
+    step, as the real one would within a round trip: EXEC returns the INFO text. False: the test
+    answers it."""
 
     @classmethod
     def create(
@@ -185,8 +190,30 @@ class Driver:
             elif isinstance(a, ReplyTo):
                 self.replies[a.request] = a.reply
         self.log += actions
+        if self.auto_detach:
+            actions = actions + self._answer_detach()
         self.last = actions
         return actions
+
+    def _answer_detach(self) -> list[Action]:
+        out: list[Action] = []
+        for s in list(self.outbox):
+            if s not in self.outbox or s.cmd.argv[0].upper() != "EXEC" or s.label in self.dead:
+                continue
+            txn = [x for x in self.outbox if x.label == s.label and x.channel is s.channel]
+            names = [x.cmd.argv[0].upper() for x in txn]
+            end = txn.index(s)
+            start = max((i for i in range(end) if names[i] == "MULTI"), default=-1)
+            if start < 0 or "INFO" not in names[start:end] or s.label not in self.infos:
+                continue
+            for x in txn[start : end + 1]:
+                self.outbox.remove(x)
+            for x in txn[start:end]:
+                ok = Status("OK" if x.cmd.argv[0].upper() == "MULTI" else "QUEUED")
+                out += self.step(CommandReply(x.cmd.tag, ok))
+            exec_reply: Reply = [Status("OK"), Status("OK"), 0, 0, self.infos[s.label]]
+            out += self.step(CommandReply(s.cmd.tag, exec_reply))
+        return out
 
     def _drop(self, link: int) -> None:
         key = self.link_label.get(link)

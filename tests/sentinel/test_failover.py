@@ -45,6 +45,15 @@ TXN_PROMOTE = [
     ("CLIENT", "KILL", "TYPE", "pubsub"),
     ("EXEC",),
 ]
+TXN_DETACH_TO_R2 = [
+    ("MULTI",),
+    ("SLAVEOF", "10.0.0.3", "6379"),
+    ("CONFIG", "REWRITE"),
+    ("CLIENT", "KILL", "TYPE", "normal"),
+    ("CLIENT", "KILL", "TYPE", "pubsub"),
+    ("INFO",),
+    ("EXEC",),
+]
 
 
 def kill_master(d: Driver) -> None:
@@ -118,8 +127,11 @@ def test_happy_path_through_every_state() -> None:
         ("+failover-state-send-slaveof-noone", R2),
         ("+failover-state-wait-promotion", R2),
     ]
-    sent = [a.argv for a in acts if isinstance(a, SendCommand)]
-    assert sent[:6] == TXN_PROMOTE and sent[6] == ("INFO",)
+    sent = [(d.link_label[a.link][0], a.argv) for a in acts if isinstance(a, SendCommand)]
+    # ours (detach.py): R1 leaves the old master for R2 first, an INFO inside the transaction;
+    # the driver's R1 answers at once: it reached offset 100 <= R2's 200, R2 may be promoted
+    assert sent[:7] == [(R1N, argv) for argv in TXN_DETACH_TO_R2]
+    assert [argv for _, argv in sent[7:13]] == TXN_PROMOTE and sent[13] == (R2N, ("INFO",))
     assert d.master.failover_state is FailoverState.WAIT_PROMOTION
 
     acts = d.info(R2N, replica_info(role="master", run_id="3" * 40))
@@ -136,7 +148,7 @@ def test_happy_path_through_every_state() -> None:
     assert m.addr == ("10.0.0.3", 6379) and m.config_epoch == 1 and m.runid == "3" * 40
     assert m.failover_state is FailoverState.RECONF_SLAVES
     r1_cmds = [a.argv for a in acts if isinstance(a, SendCommand) and d.link_label[a.link][0] == R1N]
-    assert ("SLAVEOF", "10.0.0.3", "6379") in r1_cmds
+    assert ("SLAVEOF", "10.0.0.3", "6379") not in r1_cmds  # done before the promotion (detach.py)
     hellos = [a.argv[2] for a in acts if isinstance(a, SendCommand) and a.argv[0] == "PUBLISH"]
     assert len(hellos) == 4 and all(h.endswith(",mymaster,10.0.0.3,6379,1") for h in hellos)
 
@@ -350,8 +362,11 @@ def test_parallel_syncs_throttles_repointing() -> None:
     replicas[1] = ("10.0.0.3", 6379, 200)
     d.up("mymaster")
     d.settle()
+    """Of the replicas not repointed before the promotion (detach.py: here their transactions
+    fail: EXEC answers +OK instead of the replies)."""
     d.info("mymaster", master_info(replicas))
     d.step(HelloReceived(peer_hello(PEER1, "10.0.1.2")))
+    d.auto_detach = False
     d.step(HelloReceived(peer_hello(PEER2, "10.0.1.3")))
     d.tick(d.now + 100)
     for h, p, off in replicas:
@@ -364,7 +379,16 @@ def test_parallel_syncs_throttles_repointing() -> None:
     elected(d)
     for h, p, off in replicas:
         d.info(f"{h}:{p}", replica_info(offset=off))
-    acts = d.info(R2N, replica_info(role="master"))
+    assert d.master.failover_state is FailoverState.SEND_SLAVEOF_NOONE
+    events = until(d, "+failover-state-wait-promotion")
+    assert [p.split()[1] for e, p in events if e == "-slave-detach-failed"] == [
+        "10.0.0.2:6379",
+        "10.0.0.4:6379",
+        "10.0.0.5:6379",
+        "10.0.0.6:6379",
+    ]
+    d.infos[R2N] = replica_info(role="master")
+    acts = d.advance(100)
     sent = [p for e, p in d.events(acts) if e == "+slave-reconf-sent"]
     assert len(sent) == 2
     m = d.master

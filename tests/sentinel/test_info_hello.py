@@ -83,6 +83,23 @@ def test_run_id_needs_47_chars_and_role_may_be_missing() -> None:
     assert parse_info(crlf(f"run_id:{RUNID}extra")).run_id == RUNID
 
 
+def test_replication_ids_and_master_offset_any_role() -> None:
+    """Ours (ranking an interrupted promotion): parsed whatever the role line says."""
+    text = (
+        "role:master\r\nmaster_replid:"
+        + "b" * 40
+        + "\r\nmaster_replid2:"
+        + "a" * 40
+        + "\r\nmaster_repl_offset:950\r\nsecond_repl_offset:901\r\n"
+    )
+    r = parse_info(text)
+    assert (r.master_replid, r.master_replid2) == ("b" * 40, "a" * 40)
+    assert (r.master_repl_offset, r.second_repl_offset) == (950, 901)
+    assert r.slave_repl_offset is None
+    blank = parse_info("role:slave\r\n")
+    assert blank.master_replid is None and blank.master_repl_offset is None
+
+
 def test_hello_roundtrip() -> None:
     payload = format_hello("10.0.1.1", 26379, "a" * 40, 7, "mymaster", "10.0.0.1", 6379, 5)
     assert payload == f"10.0.1.1,26379,{'a' * 40},7,mymaster,10.0.0.1,6379,5"

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from sentinel.core.config import MasterConfig
+from sentinel.core.info import Role
 from sentinel.core.model import Master, Replica, new_master, new_replica
 from sentinel.core.selection import select_replica
 from sentinel.core.timers import Timers
@@ -82,7 +83,10 @@ def _pubsub_down(r: Replica) -> None:
         (lambda r: setattr(r, "slave_priority", 0), "priority 0"),
         (lambda r: setattr(r, "info_refresh", NOW - 30_001), "INFO too old"),
         (lambda r: setattr(r, "info_refresh", None), "no INFO yet"),
-        (lambda r: setattr(r, "master_link_down_ms", 50_001), "master link down for 50001 ms"),
+        (
+            lambda r: setattr(r, "master_link_down_ms", 50_001),
+            "master link down for 50001 ms (limit 50000)",
+        ),
     ],
 )
 def test_each_exclusion(tweak: Callable[[Replica], object], reason: str) -> None:
@@ -134,3 +138,137 @@ def test_equal_offsets_are_not_behind() -> None:
 def test_no_replicas() -> None:
     sel = select_replica(make(), T, NOW)
     assert sel.chosen is None and sel.why_none() == "no replicas known"
+
+
+# --- an interrupted promotion (sim finding F2) ------------------------------------------------
+
+OLD = "a" * 40
+NEW = "b" * 40
+
+
+def _info(role: str, replid: str, replid2: str = "0" * 40, offset: int = 0, second: int = -1) -> str:
+    lines = [f"role:{role}"]
+    if role == "slave":
+        lines += ["master_host:10.0.0.1", "master_port:6379", f"slave_repl_offset:{offset}"]
+    lines += [
+        f"master_replid:{replid}",
+        f"master_replid2:{replid2}",
+        f"master_repl_offset:{offset}",
+        f"second_repl_offset:{second}",
+    ]
+    return "\r\n".join(lines) + "\r\n"
+
+
+def _slave_of_master(**kw: object) -> dict[str, object]:
+    spec: dict[str, object] = {
+        "role_reported": Role.SLAVE,
+        "slave_master_host": "10.0.0.1",
+        "slave_master_port": 6379,
+    }
+    spec.update(kw)
+    return spec
+
+
+def test_a_replica_promoted_out_of_this_history_ranks_at_its_offset_in_it() -> None:
+    """A failover's leader crashed after SLAVEOF NO ONE: the replica reports role:master (a
+    restarted core never read its slave offset: repl_offset 0). It continued the master's history
+    (replid2 = the id the other replica follows) up to offset 900: it beats the replica at 500."""
+    m = make(
+        {"role_reported": Role.MASTER, "repl_offset": 0, "info_text": _info("master", NEW, OLD, 950, 901)},
+        _slave_of_master(repl_offset=500, info_text=_info("slave", OLD, offset=500)),
+    )
+    sel = select_replica(m, T, NOW)
+    assert sel.chosen is not None and sel.chosen.name == "10.0.0.2:6379"
+    assert [(r.name, why) for r, why in sel.excluded] == [
+        ("10.0.0.3:6379", "offset 500 behind 10.0.0.2:6379 at 900")
+    ]
+
+
+def test_a_replica_ahead_in_the_history_beats_an_interrupted_promotion() -> None:
+    """The old master kept streaming to the other replica after the promotion (offset 1200 of
+    the shared history, beyond the promoted one's 900): that replica has writes the other lacks."""
+    m = make(
+        {"role_reported": Role.MASTER, "info_text": _info("master", NEW, OLD, 950, 901)},
+        _slave_of_master(repl_offset=1200, info_text=_info("slave", OLD, offset=1200)),
+    )
+    assert chosen(m) == "10.0.0.3:6379"
+
+
+def test_an_interrupted_promotion_is_preferred_at_equal_offsets() -> None:
+    m = make(
+        _slave_of_master(repl_offset=900, info_text=_info("slave", OLD, offset=900), runid="0" * 40),
+        {"role_reported": Role.MASTER, "info_text": _info("master", NEW, OLD, 930, 901), "runid": "f" * 40},
+    )
+    assert chosen(m) == "10.0.0.3:6379"
+
+
+def test_the_masters_own_replid_identifies_the_history() -> None:
+    m = make({"role_reported": Role.MASTER, "info_text": _info("master", NEW, OLD, 950, 901)})
+    m.info_text = _info("master", OLD, offset=900)
+    lone = select_replica(m, T, NOW)
+    assert lone.chosen is not None
+    m2 = make(
+        {"role_reported": Role.MASTER, "info_text": _info("master", NEW, OLD, 950, 901), "repl_offset": 0},
+        {"repl_offset": 500},
+    )
+    m2.info_text = _info("master", OLD, offset=900)
+    assert chosen(m2) == "10.0.0.2:6379"
+
+
+def test_a_stale_former_master_of_another_history_is_not_ranked_by_its_offset() -> None:
+    """role:master with an unrelated history (a former master not converted yet): its offset
+    (hellos keep it growing) does not compare; it keeps the offset we last saw (0 here)."""
+    m = make(
+        {
+            "role_reported": Role.MASTER,
+            "repl_offset": 0,
+            "info_text": _info("master", "c" * 40, "d" * 40, 5000, 10),
+        },
+        _slave_of_master(repl_offset=500, info_text=_info("slave", OLD, offset=500)),
+    )
+    assert chosen(m) == "10.0.0.3:6379"
+
+
+# --- the master-link age rule after a late (re)start (sim finding F3) -------------------------
+
+
+def test_replicas_that_lost_the_master_together_are_eligible_after_a_late_start() -> None:
+    """The master died 60 s ago while no sentinel ran; we started 10 s ago (SDOWN for 5 s). Both
+    replicas lost their link when it died: each one's view dates the master's death, neither was
+    disconnected before it."""
+    m = make(
+        _slave_of_master(master_link_down_ms=60_000, repl_offset=300),
+        _slave_of_master(master_link_down_ms=60_100, repl_offset=300),
+        master_sdown_for=5_000,
+    )
+    assert chosen(m) == "10.0.0.2:6379"
+
+
+def test_a_replica_disconnected_long_before_the_others_is_still_excluded() -> None:
+    m = make(
+        _slave_of_master(master_link_down_ms=200_000, repl_offset=300),
+        _slave_of_master(master_link_down_ms=60_000, repl_offset=300),
+        master_sdown_for=5_000,
+    )
+    sel = select_replica(m, T, NOW)
+    assert sel.chosen is not None and sel.chosen.name == "10.0.0.3:6379"
+    assert [(r.name, why) for r, why in sel.excluded] == [
+        ("10.0.0.2:6379", "master link down for 200000 ms (limit 110100)")
+    ]
+
+
+def test_a_replica_still_linked_to_the_master_dates_it_now() -> None:
+    m = make(
+        _slave_of_master(master_link_down_ms=60_000, repl_offset=300),
+        _slave_of_master(master_link_up=True, repl_offset=300),
+        master_sdown_for=5_000,
+    )
+    sel = select_replica(m, T, NOW)
+    assert [r.name for r, _ in sel.excluded] == ["10.0.0.2:6379"]
+
+
+def test_our_own_last_info_from_the_master_dates_it() -> None:
+    m = make(_slave_of_master(master_link_down_ms=60_000), master_sdown_for=5_000)
+    assert chosen(m) is None  # a lone replica nobody can date: stock's reference (SDOWN start)
+    m.info_refresh, m.last_avail_time = NOW - 59_000, NOW - 59_000
+    assert chosen(m) == "10.0.0.2:6379"

@@ -30,6 +30,10 @@ What it models (and nothing more):
 
 Not modelled: keys and values, RDB transfer time beyond one message, replication backlog limits
 (a partial resync is always possible when histories allow it), keepalive PINGs in the offset.
+Replication ids (`master_replid`, `master_replid2`, `second_repl_offset`) are reported as PSYNC2
+sets them (a replica adopts its master's id at sync, a promotion keeps the old one as replid2),
+but resync decisions use the histories; a promoted replica keeps its own replicas connected
+(Redis 7 drops them for a quick partial resync).
 """
 
 from __future__ import annotations
@@ -105,6 +109,12 @@ class Server(Process):
         self.port = SERVER_PORT
         self.settings = settings
         self.runid = ""
+        self.replid = ""
+        """master_replid: the history we serve (a replica's is its master's, adopted at sync)."""
+        self.replid2 = "0" * 40
+        self.second_off = -1
+        """master_replid2 / second_repl_offset: the history we continued from, up to there (a
+        promoted replica keeps its old master's id here, as PSYNC2 does)."""
         self.role = "master"
         self.master: tuple[str, int] | None = None
         self.history: list[int] = []
@@ -196,6 +206,7 @@ class Server(Process):
         """Start the process (data kept from before, a new run id) as master or replica of `master`."""
         self.start_process()
         self.runid = f"{self.world.rng.getrandbits(160):040x}"
+        self.replid, self.replid2, self.second_off = self.runid, "0" * 40, -1
         self.clients.clear()
         self.downstream.clear()
         self.waiters.clear()
@@ -335,12 +346,15 @@ class Server(Process):
                 return
             if kind == "FULL":
                 self.history = list(msg[1])
+                self.replid, self.replid2, self.second_off = msg[2], "0" * 40, -1
                 for cid, d in list(self.downstream.items()):  # they must resync from our new data
                     del self.downstream[cid]
                     self.clients.pop(cid, None)
                     d.conn.close(self)
                 self.world.trace(self.host, f"full resync from {self.master}: offset {self.offset}")
             else:
+                if msg[2] != self.replid:  # +CONTINUE <new id>: keep the old one as replid2
+                    self.replid2, self.second_off, self.replid = self.replid, self.offset + 1, msg[2]
                 self._apply(len(self.history), msg[1])
             self.repl_state = "online"
             self.ever_linked = True
@@ -364,10 +378,10 @@ class Server(Process):
         h = self.history
         n = len(theirs)
         if n <= len(h) and tuple(h[:n]) == theirs:
-            conn.send(self, ("CONT", tuple(h[n:])))
+            conn.send(self, ("CONT", tuple(h[n:]), self.replid))
             self.downstream[conn.id].ack = len(h)
         else:
-            conn.send(self, ("FULL", tuple(h)))
+            conn.send(self, ("FULL", tuple(h), self.replid))
             self.downstream[conn.id].ack = 0
 
     def _on_ack(self, conn: Conn, offset: int) -> None:
@@ -579,6 +593,9 @@ class Server(Process):
             self._repl_drop()
             self.role, self.master = "master", None
             self.link_down_since = None
+            # PSYNC2's shiftReplicationId: a new history, the old one kept as replid2
+            self.replid2, self.second_off = self.replid, self.offset + 1
+            self.replid = f"{self.world.rng.getrandbits(160):040x}"
             self.world.trace(self.host, f"SLAVEOF NO ONE at offset {self.offset}")
             self.world.on_role_change(self)
             return Status("OK")
@@ -647,10 +664,10 @@ class Server(Process):
             )
         lines += [
             "master_failover_state:no-failover",
-            f"master_replid:{self.runid}",
-            "master_replid2:0000000000000000000000000000000000000000",
+            f"master_replid:{self.replid}",
+            f"master_replid2:{self.replid2}",
             f"master_repl_offset:{self.offset}",
-            "second_repl_offset:-1",
+            f"second_repl_offset:{self.second_off}",
             "repl_backlog_active:1",
             "repl_backlog_size:1048576",
             "repl_backlog_first_byte_offset:1",

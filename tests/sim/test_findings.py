@@ -1,7 +1,9 @@
-"""What the simulator found. Each open finding has a minimal scripted reproducer (a fixed world
-seed, faults in a fixed order) that asserts the invariant: strict xfails until the core is fixed
-(then they pass, fail as XPASS, and the finding must be closed in checks.KNOWN and
-docs/simulation.md). The sweep reports runs explained by these findings by name.
+"""What the simulator found. Each finding has a scripted reproducer (fixed world seeds, faults in
+a fixed order) that asserts the invariant. An open finding's reproducer is a strict xfail until
+the core is fixed (then it fails as XPASS, and the finding must be closed: moved from
+checks.KNOWN to checks.CLOSED, docs/simulation.md updated, the xfail removed). F1-F3 are closed:
+their reproducers are regression tests over ten seeds each (before the fixes 8, 6 and 10 of those
+seeds failed). The sweep reports runs explained by an open finding by name.
 
 Two more findings are about issue 5's VIP rule (not in the core yet): the simulator shows that
 two literal readings of it are unsafe; those tests assert that the violation *is* found.
@@ -12,7 +14,6 @@ from __future__ import annotations
 import pytest
 
 from tests.sim import scenarios
-from tests.sim.checks import KNOWN
 from tests.sim.conftest import SUMMARIES
 from tests.sim.sweep import first_failure
 from tests.sim.world import Result, SimConfig, liveness, run_seed
@@ -25,34 +26,41 @@ def one_fault(**kw: object) -> SimConfig:
     return SimConfig(profile="one-fault", minority=False, **kw)  # type: ignore[arg-type]
 
 
-@pytest.mark.xfail(strict=True, reason=f"F1: {KNOWN['F1']} (also sweep seed 10823)")
 def test_f1_stalled_master_resumes_after_the_offsets_were_read() -> None:
-    """A master's server stalls past down-after while its host keeps the lease; it resumes
-    just after the leader read the replicas' offsets and acknowledges (WAIT 1) the writes
-    queued meanwhile; the new master does not have them and resyncs everybody."""
-    r = scenarios.scripted(0, scenarios.f1_stalled_master, one_fault())
-    assert r.ok, r.violation
+    """F1 (closed). A master's server stalls past down-after while its host keeps the lease; it
+    resumes just after the leader read the replicas' offsets and used to get the writes queued
+    meanwhile acknowledged (WAIT 1) by a replica not repointed yet, which the new master did not
+    have (8 of these 10 seeds lost acknowledged writes). The leader now repoints the other
+    replicas at the chosen one before promoting it (sentinel/core/detach.py): only the chosen
+    one can acknowledge the old master's writes."""
+    for seed in range(10):
+        r = scenarios.scripted(seed, scenarios.f1_stalled_master, one_fault())
+        assert r.ok, f"seed {seed}: {r.violation}"
 
 
-@pytest.mark.xfail(strict=True, reason=f"F2: {KNOWN['F2']} (also sweep seeds 11255, 12103, 13900)")
-def test_f2_interrupted_promotion_loses_the_promoted_replica_data() -> None:
-    """The leader crashes between its replica's promotion and the switch; the next failover
-    ranks that replica (now reporting role:master) at offset 0 and promotes one that is behind."""
-    r = scenarios.scripted(0, scenarios.f2_interrupted_promotion, one_fault())
-    assert r.ok, r.violation
+def test_f2_interrupted_promotion_keeps_the_promoted_replica_data() -> None:
+    """F2 (closed). The leader crashes between its replica's promotion and the switch; the next
+    failover used to rank that replica (now reporting role:master) at offset 0 and promote one
+    that is behind (6 of these 10 seeds lost acknowledged writes). Now it is ranked at its offset
+    in the master's history (selection.ranking_offset) and kept."""
+    for seed in range(10):
+        r = scenarios.scripted(seed, scenarios.f2_interrupted_promotion, one_fault())
+        assert r.ok, f"seed {seed}: {r.violation}"
 
 
-@pytest.mark.xfail(strict=True, reason=f"F3: {KNOWN['F3']}")
 def test_f3_master_dies_while_the_sentinels_are_down() -> None:
-    """The master dies while every sentinel is down for more than 10 x down-after: once back,
-    none can ever fail over (every replica 'disconnected too long')."""
-    r = scenarios.scripted(0, scenarios.f3_sentinels_restart_late, one_fault())
-    assert r.ok, r.violation
+    """F3 (closed). The master dies while every sentinel is down for more than 10 x down-after:
+    once back, none could ever fail over (every replica 'disconnected too long' measured from a
+    recent SDOWN; all 10 seeds). The link age is now measured from when the master was last known
+    up (the other replica saw it until its own link dropped: selection.link_down_limit)."""
+    for seed in range(10):
+        r = scenarios.scripted(seed, scenarios.f3_sentinels_restart_late, one_fault())
+        assert r.ok, f"seed {seed}: {r.violation}"
 
 
-@pytest.mark.xfail(strict=True, reason=f"F3: {KNOWN['F3']}")
 def test_f3_minimal_script_found_by_the_state_machine() -> None:
-    """The script Hypothesis shrank F3 to while the state machine was being tuned."""
+    """The script Hypothesis shrank F3 to while the state machine was being tuned (it raised
+    no-convergence before the fix)."""
     from tests.sim.test_stateful import SentinelQuorum
 
     m = SentinelQuorum()
