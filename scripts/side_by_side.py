@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     summaries = {f: summarize(f, r["trials"]) for f, r in reports.items()}
     rows = comparison(summaries.get("hasentinel", {}), summaries.get("stock", {}))
     out = {
-        "trials": max(len(r["trials"]) for r in reports.values()),
+        "trials": max((s.trials for d in summaries.values() for s in d.values()), default=0),  # per scenario
         "scenarios": a.scenarios,
         "stock_restart_delay_s": a.stock_restart_delay,
         "profile": next(iter(reports.values()))["trials"][0].get("profile"),
@@ -140,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     (a.report / "side_by_side.json").write_text(json.dumps(out, indent=1) + "\n")
 
     for row in rows:
-        table = Table(title=f"{row['scenario']}: hasentinel vs stock Redis 7 ({out['trials']} trial(s) each)")
+        n = f"{row['hasentinel']['trials']} vs {row['stock']['trials']} trial(s)"
+        table = Table(title=f"{row['scenario']}: hasentinel vs stock Redis 7 ({n})")
         for title in ("", "hasentinel", "stock", "stock / hasentinel"):
             table.add_column(title, justify="left" if not title else "right")
         for r in table_rows(row):

@@ -163,7 +163,7 @@ def test_side_by_side_from_reports(tmp_path: Path, capsys: pytest.CaptureFixture
     mod = _script()
     assert mod.main(["--from-reports", "--report", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "kill-master-server: hasentinel vs stock Redis 7 (1 trial(s) each)" in out
+    assert "kill-master-server: hasentinel vs stock Redis 7 (1 vs 1 trial(s))" in out
     assert "downtime median (s)" in out and "8x" in out
     saved = json.loads((tmp_path / "side_by_side.json").read_text())
     assert saved["comparison"][0]["ratio_stock_over_hasentinel"]["downtime_median_s"] == 8.0
