@@ -182,11 +182,15 @@ class SentinelCore:
         )
 
     def next_tick_in(self) -> int:
-        """Milliseconds until the core wants its next Tick (shorter while a promotion is polled)."""
+        """Milliseconds until the core wants its next Tick (shorter while a promotion is polled
+        or a failover candidacy is due)."""
         t = self.world.timers
         wait = t.tick_interval
         if any(m.failover_state is FailoverState.WAIT_PROMOTION for m in self.world.masters.values()):
             wait = min(wait, t.promotion_poll_period)
+        for m in self.world.masters.values():
+            if m.candidacy_at is not None:  # ours: start the candidacy on time, not on the next tick
+                wait = min(wait, max(1, m.candidacy_at - self._last_now))
         hint_due = hint.next_deadline(self.world)
         if hint_due is not None:  # ours: a master-down hint's check ends on time
             wait = min(wait, max(1, hint_due - self._last_now))

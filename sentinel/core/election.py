@@ -9,12 +9,16 @@
   vote to anyone else for it, so a second leader cannot be elected through us while we act.
 * Ours: once every vote of the epoch is known and nobody can reach the votes needed, the
   election ends at once (`election_hopeless`), and a provable split vote is retried after
-  split-vote-retry + jitter instead of 2 x failover-timeout (see `after_not_elected`).
+  (split-vote-retry + jitter) x 2^(consecutive splits - 1) instead of 2 x failover-timeout (see
+  `after_not_elected`).
+* Ours: no vote for another sentinel's failover of a master we switched to recently and see up
+  (`switched_and_seen_up`): a peer's false ODOWN right after a switch cannot win through us.
 """
 
 from __future__ import annotations
 
 from sentinel.core.actions import Level, Log
+from sentinel.core.info import Role
 from sentinel.core.links import event, send
 from sentinel.core.model import Ctx, Master, Peer, Pending, Purpose, World
 from sentinel.core.replies import Reply
@@ -39,6 +43,35 @@ def adopt_epoch(w: World, ctx: Ctx, master: Master, epoch: int) -> None:
         event(w, ctx, Level.WARNING, "+new-epoch", master, master, raw=str(epoch))
 
 
+SPLIT_VOTE_MAX_DOUBLINGS = 4
+"""The quick split-vote retry delay doubles with each consecutive split, at most this many times."""
+
+
+def switched_and_seen_up(w: World, now: int, master: Master) -> bool:
+    """Ours: we switched to the master's current address less than max(failover-timeout,
+    down-after + 5 x ask-period) ago, and we see it up now: not SDOWN, command link up, role
+    master, a valid PING reply within down-after.
+
+    Then we refuse our vote to another sentinel's failover of it. The window covers what makes
+    a peer see a healthy new master down right after a switch: stock's post-switch false SDOWN
+    (its new links wait for the reconnect throttle while the SDOWN clock runs) plus peers'
+    is-master-down answers about the old address, kept up to 5 ask periods. A real failure of
+    the new master is not blocked: once we stop seeing it up (at most down-after), we vote.
+    """
+    last = master.last_failover
+    if last is None or last.new != master.addr:
+        return False
+    window = max(master.failover_timeout, master.down_after + w.timers.ask_validity)
+    if now - last.switched_at > window:
+        return False
+    return (
+        not master.sdown
+        and master.cc.up
+        and master.role_reported is Role.MASTER
+        and now - master.last_avail_time < master.down_after
+    )
+
+
 def vote(w: World, ctx: Ctx, master: Master, req_epoch: int, req_runid: str) -> tuple[str | None, int]:
     """Vote for `req_runid` in `req_epoch` if allowed; return the vote now recorded (runid, epoch)."""
     adopt_epoch(w, ctx, master, req_epoch)
@@ -56,6 +89,16 @@ def vote(w: World, ctx: Ctx, master: Master, req_epoch: int, req_runid: str) -> 
                     Level.NOTICE,
                     f"Not voting for {req_runid} in epoch {req_epoch} for {master.name}: "
                     f"leading the failover of epoch {master.failover_epoch}",
+                )
+            )
+        elif not same_id(req_runid, w.myid) and switched_and_seen_up(w, ctx.now, master):
+            assert master.last_failover is not None
+            ctx.emit(
+                Log(
+                    Level.NOTICE,
+                    f"Not voting for {req_runid} in epoch {req_epoch} for {master.name}: switched to "
+                    f"{master.host}:{master.port} {ctx.now - master.last_failover.switched_at} ms ago "
+                    "and it is up",
                 )
             )
         else:
@@ -76,6 +119,8 @@ def vote(w: World, ctx: Ctx, master: Master, req_epoch: int, req_runid: str) -> 
                 master.next_failover_at = master.failover_start_time + 2 * master.failover_timeout
                 master.next_failover_reason = f"voted for {req_runid} in epoch {master.leader_epoch}"
                 master.delay_logged = False
+                master.candidacy_at = None  # a peer asked first: no candidacy of ours in its epoch
+                master.split_votes = 0
     return master.leader, master.leader_epoch
 
 
@@ -176,12 +221,26 @@ def after_not_elected(w: World, ctx: Ctx, master: Master) -> None:
     * Every reachable peer's vote in this epoch is known, and each is for us or for the peer
       itself: a split vote. Nobody we can reach voted for another candidate, so no other
       candidate can be using a majority that includes a sentinel we could ask; retry after
-      split-vote-retry + random jitter (the jitter de-synchronises the candidates).
+      (split-vote-retry + random 0..split-vote-jitter-1) x 2^(k-1) ms, k = consecutive split
+      votes (doubling at most SPLIT_VOTE_MAX_DOUBLINGS times), never later than the stock
+      back-off. Defaults: 100-399 ms, then 200-798, 400-1596, ... up to 1.6-6.4 s.
     * Otherwise (a third party voted for another candidate, or a reachable peer's vote is
       unknown) another sentinel may be leading: stock back-off, 2 x failover-timeout.
+
+    Why the quick retry cannot become a vote storm: it is taken only after a provable split
+    (no leader exists for the epoch among the sentinels we can reach), each sentinel makes at
+    most one candidacy per retry delay (so at most one epoch and one request per peer per
+    delay), and the delay doubles while the splits continue. The random part (300 ms, plus the
+    0-149 ms candidacy delay that applies again on the retry) is far larger than a vote
+    request's round trip (about 1-10 ms), so the first sentinel to retry usually reaches the
+    others before they retry and the third one votes for it; two retries within one round trip
+    of each other (roughly RTT / window, a few %) split again, each further time with half the
+    chance. The 100 ms base lets the other candidates learn the same split first (from the
+    same last vote reply), so they are waiting too rather than still asking in the old epoch.
     """
     e = master.failover_epoch
     if master.leader is not None and not same_id(master.leader, w.myid):
+        master.split_votes = 0
         master.next_failover_at = master.failover_start_time + 2 * master.failover_timeout
         master.next_failover_reason = f"voted for {master.leader} in epoch {master.leader_epoch}"
         return
@@ -195,10 +254,18 @@ def after_not_elected(w: World, ctx: Ctx, master: Master) -> None:
         if not same_id(p.leader, w.myid) and not same_id(p.leader, p.runid):
             doubt = f"{p.name} voted for {p.leader} in epoch {p.leader_epoch}"
             break
+    stock = master.failover_start_time + 2 * master.failover_timeout
     if doubt is not None:
-        master.next_failover_at = master.failover_start_time + 2 * master.failover_timeout
+        master.split_votes = 0
+        master.next_failover_at = stock
         master.next_failover_reason = f"not elected in epoch {e}, another sentinel may lead ({doubt})"
     else:
-        master.next_failover_at = ctx.now + w.timers.split_vote_retry + w.rng.randrange(w.timers.max_desync)
+        master.split_votes += 1
+        t = w.timers
+        scale = 1 << min(master.split_votes - 1, SPLIT_VOTE_MAX_DOUBLINGS)
+        delay = (t.split_vote_retry + w.rng.randrange(t.split_vote_jitter)) * scale
+        master.next_failover_at = min(ctx.now + delay, stock)
         master.next_failover_reason = f"split vote in epoch {e}"
+        if master.split_votes > 1:
+            master.next_failover_reason += f" ({master.split_votes} in a row)"
     master.delay_logged = False

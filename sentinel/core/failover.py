@@ -65,6 +65,7 @@ def start_failover(w: World, ctx: Ctx, master: Master, forced: bool = False) -> 
     master.forced = forced
     master.failover_kind = "forced" if forced else "failover"
     master.failover_started_at = ctx.now
+    master.candidacy_at = None
     ctx.persist()
     event(w, ctx, Level.WARNING, "+new-epoch", master, master, raw=str(w.current_epoch))
     event(w, ctx, Level.WARNING, "+try-failover", master, master)
@@ -75,10 +76,22 @@ def start_failover(w: World, ctx: Ctx, master: Master, forced: bool = False) -> 
 
 
 def maybe_start_failover(w: World, ctx: Ctx, master: Master) -> bool:
-    """Start a failover if the master is ODOWN, none runs, and no back-off applies."""
+    """Start a failover if the master is ODOWN, none runs, no back-off applies and our random
+    candidacy delay has passed.
+
+    Ours, the candidacy delay (Raft's randomized election timeout): when all of this first holds,
+    the candidacy is set for now + random 0..candidacy-delay-1 ms (`master.candidacy_at`; the
+    runtime ticks at that time, see `SentinelCore.next_tick_in`). Meanwhile we still answer
+    is-master-down requests as usual: if a peer asks for our vote first, we vote for it, which
+    sets the stock back-off (2 x failover-timeout), so we do not also become a candidate in its
+    epoch. Without the delay, a kill -9 seen by every sentinel within a few ms makes them all
+    candidates of the same epoch before any vote request arrives: a split vote.
+    """
     if not master.odown or master.in_failover:
+        master.candidacy_at = None
         return False
     if master.maintenance:
+        master.candidacy_at = None
         if not master.delay_logged:
             master.delay_logged = True
             ctx.emit(
@@ -99,7 +112,21 @@ def maybe_start_failover(w: World, ctx: Ctx, master: Master) -> bool:
                     f"{master.next_failover_at - ctx.now} ms from now ({master.next_failover_reason})",
                 )
             )
+        master.candidacy_at = None
         return False
+    if master.candidacy_at is None:
+        master.candidacy_at = ctx.now + w.rng.randrange(w.timers.candidacy_delay)
+        if master.candidacy_at > ctx.now:
+            ctx.emit(
+                Log(
+                    Level.NOTICE,
+                    f"Failover candidacy for {master.name} in {master.candidacy_at - ctx.now} ms "
+                    "(random delay: a sentinel that asks for our vote first gets it)",
+                )
+            )
+    if ctx.now < master.candidacy_at:
+        return False
+    master.candidacy_at = None
     start_failover(w, ctx, master)
     return True
 
@@ -157,6 +184,7 @@ def _wait_start(w: World, ctx: Ctx, master: Master) -> None:
             after_not_elected(w, ctx, master)
         return
     event(w, ctx, Level.WARNING, "+elected-leader", master, master)
+    master.split_votes = 0
     if "crash-after-election" in w.simulate_failure:
         _crash(ctx)
         return
@@ -494,6 +522,8 @@ def switch_master(w: World, ctx: Ctx, master: Master, new: tuple[str, int], *, l
         master.next_failover_at = 0
     master.next_failover_reason = ""
     master.delay_logged = False
+    master.candidacy_at = None
+    master.split_votes = 0
     for r in master.replicas.values():
         event(w, ctx, Level.NOTICE, "+slave", r, master)
     ctx.persist()
@@ -525,4 +555,6 @@ def reset_master(w: World, ctx: Ctx, master: Master, *, drop_peers: bool) -> Non
     master.role_reported, master.role_reported_time = Role.MASTER, now
     master.addr_generation += 1
     master.delay_logged = False
+    master.candidacy_at = None
+    master.split_votes = 0
     ctx.persist()

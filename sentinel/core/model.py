@@ -243,6 +243,11 @@ class Master(Instance):
     """No failover may start before this time (stock: failover_start_time + 2 x timeout)."""
     next_failover_reason: str = ""
     delay_logged: bool = False
+    candidacy_at: int | None = None
+    """Ours: when our candidacy (`+try-failover`) is due, set when ODOWN first allows it (now +
+    random 0..candidacy-delay-1); a vote for a peer meanwhile cancels it (failover.py)."""
+    split_votes: int = 0
+    """Ours: consecutive provable split votes of ours; each doubles the quick retry delay."""
     addr_generation: int = 0
     """Bumped on every address change: replies to questions about an older address are dropped."""
     # Ours: operator controls and history.

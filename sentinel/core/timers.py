@@ -50,9 +50,15 @@ class Timers:
     replica_info_wait: int = 1_000
     """select_slave waits up to this long for an INFO from every reachable replica sent after
     the election, so the choice (and the offset rule) uses offsets read after the master died."""
-    split_vote_retry: int = 1_000
-    """Base delay before retrying after a provable split vote (plus 0..max_desync-1 jitter)."""
+    split_vote_retry: int = 100
+    """Base delay before retrying after a provable split vote, plus 0..split_vote_jitter-1; both
+    double with every consecutive split vote (election.py `after_not_elected`)."""
     tick_interval: int = 100
+    candidacy_delay: int = 150
+    """Random 0..candidacy_delay-1 ms between ODOWN and our candidacy (`+try-failover`), during
+    which a peer that asks first gets our vote (1: no delay)."""
+    split_vote_jitter: int = 300
+    """Random part of the split-vote retry (see split_vote_retry)."""
     """The tick cadence the core asks for (`SentinelCore.next_tick_in`); stock runs at 10-19 Hz."""
 
     @property

@@ -3,7 +3,8 @@
 Every action is executed synchronously (zero latency): commands to instances are answered
 from a tiny model of Redis replication, commands to another sentinel become that core's events
 (HelloReceived, IsMasterDownRequest) and its ReplyTo comes back as the asker's CommandReply.
-Ticks are staggered per core and follow `next_tick_in()`. Faults: kill/restart an instance,
+Ticks are staggered per core and follow `next_tick_in()` (asked again after every event, as the
+runtime does). Faults: kill/restart an instance,
 freeze one (SIGSTOP), cut the network between two nodes, crash/restart a sentinel from its
 persisted state. After every step the harness checks: PersistState first, at most one leader
 per epoch.
@@ -243,6 +244,8 @@ class Cluster:
                     continue
                 actions = core.step(self.now, ev)
                 self.steps += 1
+                # as the runtime: an event may bring the next tick forward (candidacy, polls)
+                self.next_tick[i] = min(self.next_tick[i], self.now + core.next_tick_in())
                 self.apply(i, actions)
                 self.check(i, core)
 

@@ -88,11 +88,16 @@ def until(
 
 
 def to_odown(d: Driver) -> list[tuple[str, str]]:
-    """Kill the master, reach SDOWN, let PEER1 agree: ODOWN and a failover start."""
+    """Kill the master, reach SDOWN, let PEER1 agree: ODOWN and, once the random candidacy
+    delay passed (a Tick at `candidacy_at`, as `next_tick_in` asks), a failover start."""
     kill_master(d)
     until(d, "+sdown")
-    acts = d.answer(PEER1, "SENTINEL", [1, "*", 0])
-    return d.events(acts)
+    events = d.events(d.answer(PEER1, "SENTINEL", [1, "*", 0]))
+    m = d.master
+    if not m.in_failover and m.candidacy_at is not None:
+        assert d.core.next_tick_in() == m.candidacy_at - d.now
+        events += d.events(d.tick(m.candidacy_at))
+    return events
 
 
 def elected(d: Driver) -> list[tuple[str, str]]:
@@ -114,7 +119,8 @@ def test_happy_path_through_every_state() -> None:
     ]
     assert d.master.failover_state is FailoverState.WAIT_START
     # the vote requests go out in the same step, after the vote was persisted
-    assert [a.argv[-2:] for a in d.last if isinstance(a, SendCommand)] == [("1", MYID), ("1", MYID)]
+    asks = [a.argv[-2:] for a in d.last if isinstance(a, SendCommand) and a.argv[0] == "SENTINEL"]
+    assert asks == [("1", MYID), ("1", MYID)]
 
     events = d.events(d.answer(PEER1, "SENTINEL", [1, MYID, 1], which=-1))
     assert events == [("+elected-leader", M), ("+failover-state-select-slave", M)]
