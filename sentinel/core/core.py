@@ -362,14 +362,14 @@ class SentinelCore:
             on_subscribe_reply(w, ctx, inst, ev.reply)
         elif purpose is Purpose.SWITCHOVER and inst is m:
             on_switchover_reply(w, ctx, m, ev.reply)
-        elif purpose is Purpose.ASK and isinstance(inst, Peer):
-            target = w.masters.get(pending.master)
-            if (
-                target is not None
         elif purpose is Purpose.DETACH and isinstance(inst, Replica):
             on_detach_reply(w, ctx, m, inst, ev.reply)
             if not w.tilt and m.failover_state is FailoverState.SEND_SLAVEOF_NOONE:
                 run_state_machine(w, ctx, m)
+        elif purpose is Purpose.ASK and isinstance(inst, Peer):
+            target = w.masters.get(pending.master)
+            if (
+                target is not None
                 and record_ask_reply(w, ctx, inst, target, pending, ev.reply)
                 and not w.tilt
             ):

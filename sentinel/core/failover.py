@@ -140,6 +140,7 @@ def abort_failover(w: World, ctx: Ctx, master: Master, why: str) -> None:
     if master.promoted is not None:
         master.promoted.promoted = False
         master.promoted = None
+    reset_detach(master)
     if master.switchover is not None:
         # A refused planned switchover must not delay an automatic failover the master may need.
         master.switchover = None
@@ -167,7 +168,6 @@ def run_state_machine(w: World, ctx: Ctx, master: Master) -> None:
         if before is FailoverState.NONE or ctx.crashed:
             return
         _HANDLERS[before](w, ctx, master)
-    reset_detach(master)
         if master.failover_state is before:
             return
 
@@ -230,6 +230,7 @@ def _select_slave(w: World, ctx: Ctx, master: Master) -> None:
     event(w, ctx, Level.WARNING, "+selected-slave", r, master)
     r.promoted = True
     master.promoted = r
+    reset_detach(master)
     master.failover_state = FailoverState.SEND_SLAVEOF_NOONE
     master.failover_state_change_time = ctx.now
     event(w, ctx, Level.NOTICE, "+failover-state-send-slaveof-noone", r, master)
@@ -246,6 +247,8 @@ def _send_slaveof_noone(w: World, ctx: Ctx, master: Master) -> None:
             event(w, ctx, Level.WARNING, "-failover-abort-slave-timeout", master, master)
             abort_failover(w, ctx, master, "the selected replica stayed unreachable")
         return
+    if not detach_others(w, ctx, master, r):
+        return  # ours: the other replicas leave the old master first (detach.py, finding F1)
     if not send_slaveof(w, ctx, r, master, None):
         return
     event(w, ctx, Level.NOTICE, "+failover-state-wait-promotion", r, master)
@@ -258,7 +261,6 @@ def _wait_promotion(w: World, ctx: Ctx, master: Master) -> None:
     if master.switchover is not None:
         if ctx.now - master.failover_state_change_time > master.switchover.timeout + SWITCHOVER_MARGIN:
             # The master gives up by itself at its TIMEOUT; the ABORT covers a slow master.
-    reset_detach(master)
             send_cmd(w, ctx, master, master, Purpose.DISCARD, "FAILOVER", "ABORT")
             abort_switchover(w, ctx, master, "the target did not become master in time")
         return
@@ -275,8 +277,6 @@ def _hand_over(w: World, ctx: Ctx, master: Master, r: Replica) -> None:
     missing on `r`. Writes sent meanwhile wait, then get -READONLY once the master is a replica.
     We then confirm the promotion from `r`'s INFO as in any failover (new config epoch, switch).
     """
-    if not detach_others(w, ctx, master, r):
-        return  # ours: the other replicas leave the old master first (detach.py, finding F1)
     assert master.switchover is not None
     if not (r.cc.up and master.cc.up):
         if ctx.now - master.failover_state_change_time > master.failover_timeout:
@@ -360,6 +360,12 @@ def promotion_confirmed(w: World, ctx: Ctx, master: Master, replica: Replica) ->
 def reconf_next_replicas(w: World, ctx: Ctx, master: Master) -> None:
     """Repoint pending replicas at the new master, at most parallel-syncs at a time."""
     for r in master.replicas.values():
+        off = master.detached.get(r.name)
+        if r.reconf is Reconf.PENDING and off is not None and off >= 0:
+            # ours: repointed before the promotion (detach.py): that transaction ran
+            r.reconf, r.reconf_sent_time = Reconf.SENT, ctx.now
+            event(w, ctx, Level.NOTICE, "+slave-reconf-sent", r, master)
+    for r in master.replicas.values():
         if r.reconf is Reconf.SENT and ctx.now - r.reconf_sent_time > w.timers.slave_reconf_timeout:
             event(w, ctx, Level.NOTICE, "-slave-reconf-sent-timeout", r, master)
             r.reconf = Reconf.DONE
@@ -387,12 +393,6 @@ def detect_end(w: World, ctx: Ctx, master: Master) -> None:
             r.reconf in (Reconf.PENDING, Reconf.SENT, Reconf.INPROG) and not r.sdown
             for r in master.replicas.values()
         ):
-    for r in master.replicas.values():
-        off = master.detached.get(r.name)
-        if r.reconf is Reconf.PENDING and off is not None and off >= 0:
-            # ours: repointed before the promotion (detach.py): that transaction ran
-            r.reconf, r.reconf_sent_time = Reconf.SENT, ctx.now
-            event(w, ctx, Level.NOTICE, "+slave-reconf-sent", r, master)
             return
     else:
         event(w, ctx, Level.WARNING, "+failover-end-for-timeout", master, master)
@@ -414,6 +414,7 @@ def finish_failover(master: Master) -> None:
     master.forced = False
     master.switchover = None
     master.promoted = None
+    reset_detach(master)
     master.next_failover_at = 0
     master.next_failover_reason = ""
     for r in master.replicas.values():
@@ -442,7 +443,6 @@ def switch_master(w: World, ctx: Ctx, master: Master, new: tuple[str, int], *, l
     `leader`: we led this failover and keep it in reconf_slaves to repoint the replicas.
     """
     old = master.addr
-    reset_detach(master)
     now = ctx.now
     master.last_failover = FailoverRecord(
         epoch=master.config_epoch,

@@ -362,17 +362,17 @@ def test_reconf_ends_on_timeout_even_with_the_new_master_down() -> None:
 
 
 def test_parallel_syncs_throttles_repointing() -> None:
+    """Of the replicas not repointed before the promotion (detach.py: here their transactions
+    fail: EXEC answers +OK instead of the replies)."""
     text = conf(parallel_syncs=2, failover_timeout=60_000)
     d = Driver.create(text)
+    d.auto_detach = False
     replicas = [(f"10.0.0.{i}", 6379, 100) for i in range(2, 7)]
     replicas[1] = ("10.0.0.3", 6379, 200)
     d.up("mymaster")
     d.settle()
-    """Of the replicas not repointed before the promotion (detach.py: here their transactions
-    fail: EXEC answers +OK instead of the replies)."""
     d.info("mymaster", master_info(replicas))
     d.step(HelloReceived(peer_hello(PEER1, "10.0.1.2")))
-    d.auto_detach = False
     d.step(HelloReceived(peer_hello(PEER2, "10.0.1.3")))
     d.tick(d.now + 100)
     for h, p, off in replicas:
