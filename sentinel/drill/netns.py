@@ -1,8 +1,9 @@
 """`NetnsLab`: the drills' own three-host lab in network namespaces (root only).
 
-Like `hasentinel lab` (docs/lab.md), but private to the drill so the two never touch each
-other's namespaces: prefix `hsdrill-`, subnet 10.252.0.0/24, VIP 10.252.0.100, state in
-/run/hasentinel-drill/. The configs are systemd/examples with the drill's profile: the VIP owned
+Like `hasentinel lab` (docs/lab.md), but private to the drill process so that no two labs
+touch each other's namespaces: prefix `hsd<pid>-`, subnet 10.252.0.0/24 (behind its own
+bridge), VIP 10.252.0.100, state in /run/hasentinel-drill/<pid>/ (labs of drill processes that
+are gone are removed by the next drill: `cleanup_stale`). The configs are systemd/examples with the drill's profile: the VIP owned
 by the sentinels (`sentinel vip`, the ownership rule of docs/vip.md) instead of the reconfig
 script, down-after / failover-timeout from the profile, `master_restart` from the profile.
 
@@ -41,6 +42,7 @@ REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "systemd" / "examples"
 SUBNET = IPv4Network("10.252.0.0/24")
 CUT_PREF = 100  # `ip rule` priority of the cuts
+BASE_DIR = Path("/run/hasentinel-drill")  # one <pid>/ directory per drill process's lab
 
 
 class DrillLabError(Exception):
@@ -53,6 +55,36 @@ def _cmdline(pid: int) -> list[str]:
     except OSError:
         return []
     return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+
+
+def cleanup_stale(base: Path = BASE_DIR) -> list[str]:
+    """Remove the labs of drill processes that are gone (crashed or killed): their recorded
+    processes (PID + start time still matching), their namespaces `hsd<pid>-*`, their directory.
+    Labs whose owner still runs are not touched. Returns the owners cleaned."""
+    cleaned: list[str] = []
+    if not base.is_dir():
+        return cleaned
+    for d in sorted(base.iterdir()):
+        owner = d / "owner"
+        if not d.name.isdigit() or not owner.exists():
+            continue
+        pid, _, start = owner.read_text().partition(" ")
+        if start.strip() and str(proc_start(int(pid))) == start.strip():
+            continue  # its drill is still running
+        st = State.load(d / "state.json")
+        for p in st.procs if st else []:
+            if p.matches():
+                try:
+                    os.kill(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        prefix = f"hsd{d.name}-"
+        for ns in list_netns():
+            if ns.startswith(prefix):
+                delete_netns(ns, prefix)
+        shutil.rmtree(d, ignore_errors=True)
+        cleaned.append(d.name)
+    return cleaned
 
 
 def sentinel_id(host: str) -> str:
@@ -90,9 +122,11 @@ def service_of(argv: list[str]) -> Service | None:
 class NetnsLab:
     """A LabBackend in network namespaces on this machine."""
 
-    prefix: str = "hsdrill-"
+    # Per process: two drills running at once (two users, a test and a benchmark) never share
+    # or clean up each other's lab. The subnet can be the same: each lab has its own bridge.
+    prefix: str = field(default_factory=lambda: f"hsd{os.getpid()}-")
     subnet: IPv4Network = SUBNET
-    state_dir: Path = Path("/run/hasentinel-drill")
+    state_dir: Path = field(default_factory=lambda: BASE_DIR / str(os.getpid()))
     profile: LabProfile = field(default_factory=LabProfile)
     name: str = "netns"
     hosts: tuple[str, ...] = ("host1", "host2", "host3")
@@ -212,6 +246,9 @@ class NetnsLab:
     def up(self, timeout: float = 60.0) -> None:
         if os.geteuid() != 0 or shutil.which("tc") is None or shutil.which("ip") is None:
             raise DrillLabError("the netns drill lab needs root and iproute2 (`ip`, `tc`)")
+        cleanup_stale(self.state_dir.parent)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "owner").write_text(f"{os.getpid()} {proc_start(os.getpid())}")
         with locked(self.state_dir):
             self._cleanup()
             stray = [ns for ns in list_netns() if ns.startswith(self.prefix)]
@@ -294,6 +331,13 @@ class NetnsLab:
             time.sleep(0.25)
         if why is not None:
             raise DrillLabError(f"the drill lab did not become healthy within {timeout:.0f} s: {why}")
+
+    def collect_logs(self, dest: Path) -> None:
+        """Copy each host's supervise.log (supervisor, sentinel and server records) to `dest`."""
+        for h in self.hosts:
+            src = self.state_dir / h / "supervise.log"
+            if src.exists():
+                shutil.copyfile(src, dest / f"{h}-supervise.log")
 
     def down(self) -> None:
         for h in list(self._flappers):

@@ -224,6 +224,12 @@ def run_trial(
                     verify = rec
             if verify is None:
                 say(f"    read-back failed: {(r.stdout + r.stderr).strip()[-300:]}")
+        collect = getattr(backend, "collect_logs", None)  # optional: the hosts' service logs
+        if collect is not None:
+            try:
+                collect(tdir)
+            except Exception as e:
+                say(f"    could not collect the hosts' logs: {e}")
         try:
             backend.down()
         except Exception as e:

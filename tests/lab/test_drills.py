@@ -2,7 +2,8 @@
 the real drills in the drill's own namespaces (root; marker netns).
 
 The netns tests run kill-master-server, partition-master and restart-old-master once each on a
-fresh private lab (hsdrill-*, 10.252.0.0/24; never the `hasentinel lab` namespaces) and assert
+fresh lab private to the drill process (hsd<pid>-*; never the `hasentinel lab` namespaces nor
+another drill's) and assert
 the checker's results, that each trial wrote its JSON and PNG, and that the JSON validates
 against the documented schema. About 2.5 minutes on the project's 2-core machine.
 """
@@ -21,7 +22,7 @@ import pytest
 
 from sentinel.drill.backend import LabBackend, LabProfile
 from sentinel.drill.checker import TrialData, check
-from sentinel.drill.netns import NetnsLab, service_of
+from sentinel.drill.netns import NetnsLab, cleanup_stale, service_of
 from sentinel.drill.report import REPORT_SCHEMA, TRIAL_SCHEMA, validate_report
 from sentinel.drill.scenarios import SCENARIOS
 from sentinel.lab.netns import list_netns
@@ -150,7 +151,7 @@ def _unavailable() -> str | None:
     for tool in ("ip", "tc", "redis-cli"):
         if shutil.which(tool) is None:
             return f"`{tool}` is not installed"
-    probe = "hsdrill-probe"
+    probe = f"hsd{os.getpid()}-probe"
     r = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True, timeout=15)
     subprocess.run(["ip", "netns", "del", probe], capture_output=True, text=True, timeout=15)
     if r.returncode != 0:
@@ -164,19 +165,24 @@ def drill_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     if reason:
         pytest.skip(reason)
     out = tmp_path_factory.mktemp("drills")
+    p = subprocess.Popen(
+        [HASENTINEL, "drill", "kill-master-server", "partition-master", "restart-old-master",
+         "--trials", "1", "--report", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
     try:
-        r = subprocess.run(
-            [HASENTINEL, "drill", "kill-master-server", "partition-master", "restart-old-master",
-             "--trials", "1", "--report", str(out)],
-            capture_output=True, text=True, timeout=230,
-        )  # fmt: skip
+        stdout, _ = p.communicate(timeout=230)
     finally:
-        NetnsLab().down()  # normally done already: the runner tears down after every trial
-    assert not [n for n in list_netns() if n.startswith("hsdrill-")]
-    assert (out / "report.json").exists(), r.stdout + r.stderr
+        if p.poll() is None:
+            p.kill()  # our own child, by PID; its lab is then stale and removed just below
+            p.wait(timeout=10)
+        cleanup_stale()
+    # the drill's own lab (namespaces hsd<its pid>-*) is gone: removed after every trial
+    assert not [n for n in list_netns() if n.startswith(f"hsd{p.pid}-")]
+    assert (out / "report.json").exists(), stdout
     report: dict[str, Any] = json.loads((out / "report.json").read_text())
-    report["_exit"] = r.returncode
-    report["_out"] = r.stdout + r.stderr
+    report["_exit"] = p.returncode
+    report["_out"] = stdout
     report["_dir"] = out
     return report
 
