@@ -246,7 +246,8 @@ class NetnsLab:
     def up(self, timeout: float = 60.0) -> None:
         if os.geteuid() != 0 or shutil.which("tc") is None or shutil.which("ip") is None:
             raise DrillLabError("the netns drill lab needs root and iproute2 (`ip`, `tc`)")
-        cleanup_stale(self.state_dir.parent)
+        if self.state_dir.parent == BASE_DIR:
+            cleanup_stale()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         (self.state_dir / "owner").write_text(f"{os.getpid()} {proc_start(os.getpid())}")
         with locked(self.state_dir):
