@@ -30,7 +30,7 @@ def test_multibulk_pipeline() -> None:
 
 
 def test_inline_and_quotes() -> None:
-    assert parse_all(b'SET k "a b\\x41\\n"\r\nGET \'k\'\n') == [[b"SET", b"k", b"a bA\n"], [b"GET", b"k"]]
+    assert parse_all(b"SET k \"a b\\x41\\n\"\r\nGET 'k'\n") == [[b"SET", b"k", b"a bA\n"], [b"GET", b"k"]]
 
 
 def test_inline_then_resp_then_inline_in_one_read() -> None:
@@ -90,10 +90,74 @@ def test_unauthenticated_multibulk_limit() -> None:
     assert ei.value.detail == "unauthenticated multibulk length"
 
 
-def test_status_element_inside_an_array_is_accepted_leniently() -> None:
-    """hiredis cannot tell `+x` from `$1 x` inside an array; Redis closes with a protocol error.
-    We execute the command instead (documented deviation; no crash, no desync)."""
-    assert parse_all(b"*1\r\n+ok\r\n") == [[b"ok"]]
+@pytest.mark.parametrize("chunk", [None, 1, 3])
+@pytest.mark.parametrize(
+    ("data", "got"),
+    [
+        (b"*1\r\n+ok\r\n", "+"),
+        (b"*2\r\n$4\r\nECHO\r\n=7\r\ntxt:abc\r\n", "="),
+        (b"*2\r\n$4\r\nECHO\r\n(12\r\n", "("),
+    ],
+)
+def test_non_bulk_element_inside_an_array_is_a_protocol_error(
+    data: bytes, got: str, chunk: int | None
+) -> None:
+    """hiredis returns a status, verbatim or big-number element as bytes, like a bulk string;
+    Redis wants '$' there, and so do we (the strict parser decides such input)."""
+    with pytest.raises(ProtocolError) as ei:
+        parse_all(encode([b"PING"]) + data, chunk)
+    assert ei.value.detail == f"expected '$', got '{got}'"
+
+
+def test_plus_inside_bulk_values_is_still_a_bulk_string() -> None:
+    """The bytes that make the fast path hand over to the strict parser can be data."""
+    cmds = [[b"SET", b"k", b"\n+x\r\n=y\n(z~"], [b"ECHO", b"+"], [b"ECHO", b"\n~1"]]
+    for chunk in (None, 1, 5):
+        assert parse_all(b"".join(encode(c) for c in cmds), chunk) == cmds
+
+
+def test_top_level_resp3_set_is_an_inline_command() -> None:
+    assert parse_all(encode([b"PING"]) + b"~1\r\n$4\r\nPING\r\n") == [[b"PING"], [b"~1"], [b"$4"], [b"PING"]]
+
+
+def test_nul_hides_the_rest_of_an_inline_line() -> None:
+    """Redis finds the newline with strchr: a NUL before it leaves the request incomplete."""
+    p = RequestParser()
+    p.feed(b"PING\r\nPI\x00NG\r\nPING\r\n")
+    assert p.next_command() == [b"PING"]
+    assert p.next_command() is None
+    with pytest.raises(ProtocolError, match="too big inline request"):
+        p.feed(b"x" * 70000)
+        p.next_command()
+
+
+def test_nul_in_a_header_line_leaves_it_incomplete() -> None:
+    for data in (b"*1\x00\r\n$4\r\nPING\r\n", b"*1\r\n$4\x00\r\nPING\r\n"):
+        assert parse_all(data) == []
+
+
+@pytest.mark.parametrize("chunk", [None, 4096, 65536])
+@pytest.mark.parametrize(
+    ("data", "detail"),
+    [
+        (b"*" + b"1" * 70000, "too big mbulk count string"),
+        (b"*1\r\n$" + b"9" * 70000, "too big bulk count string"),
+        (encode([b"PING"]) * 3000 + b"*2\r\n$4\r\nECHO\r\n$" + b"9" * 70000, "too big bulk count string"),
+    ],
+)
+def test_too_big_count_strings_on_the_fast_path(data: bytes, detail: str, chunk: int | None) -> None:
+    with pytest.raises(ProtocolError) as ei:
+        parse_all(data, chunk)
+    assert ei.value.detail == detail
+
+
+def test_split_args_is_sdssplitargs() -> None:
+    assert split_args(b"a\x0bb c\x0cd") == [b"a\x0bb", b"c\x0cd"]  # \v, \f: part of a token
+    assert split_args(b"\x0b\x0c a \x0b") == [b"a"]  # but blanks between tokens
+    assert split_args(b"\"a\"\x0b'b'\x0c") == [b"a", b"b"]  # and after a closing quote
+    assert split_args(b"a b\x00c d") == [b"a", b"b"]  # a C string: it ends at the NUL
+    assert split_args(b'"a\x00b"') is None  # ... even inside quotes
+    assert split_args(b"a\tb\rc\nd") == [b"a", b"b", b"c", b"d"]
 
 
 def test_split_args_unbalanced() -> None:
