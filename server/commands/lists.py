@@ -532,6 +532,12 @@ def mpop_keys(idx: int) -> Callable[[list[bytes]], list[bytes]]:
     return keys
 
 
+def served_key_only(argv: list[bytes]) -> list[bytes]:
+    """Written keys of the pops over several keys (B*POP, *MPOP): none from argv. They modify the
+    one key they serve, which `_serve_pop` / zsets' `_serve_zpop` signal (WATCH), as Redis."""
+    return []
+
+
 def _serve_pop(c: Client, db: Database, key: bytes, v: List, left: bool, count: int) -> bytes:
     """Pop from the non-empty list `v` at `key` for a B*POP/*MPOP; sets the propagation.
 
@@ -547,6 +553,7 @@ def _serve_pop(c: Client, db: Database, key: bytes, v: List, left: bool, count: 
         popped = len(items)
         reply = b"*2\r\n" + resp.bulk(key) + resp.bulk_array(items)
         c.prop = [[name, key, b"%d" % popped]]
+    db.signal_modified(key)  # this key only: the other keys named are not touched (see below)
     if not v:
         db.delete(key)
     c.engine.dirty += popped
@@ -587,13 +594,13 @@ def _blocking_pop(
     return blk
 
 
-@command("blpop", -3, "write noscript blocking", 1, -2, 1, group="list")
+@command("blpop", -3, "write noscript blocking", 1, -2, 1, group="list", written_keys_fn=served_key_only)
 def blpop(c: Client, argv: list[bytes]) -> bytes | Block:
     timeout = parse_timeout(argv[-1])
     return _blocking_pop(c, argv[1:-1], True, 0, timeout)
 
 
-@command("brpop", -3, "write noscript blocking", 1, -2, 1, group="list")
+@command("brpop", -3, "write noscript blocking", 1, -2, 1, group="list", written_keys_fn=served_key_only)
 def brpop(c: Client, argv: list[bytes]) -> bytes | Block:
     timeout = parse_timeout(argv[-1])
     return _blocking_pop(c, argv[1:-1], False, 0, timeout)
@@ -602,7 +609,9 @@ def brpop(c: Client, argv: list[bytes]) -> bytes | Block:
 _LR = (b"left", b"right")
 
 
-@command("lmpop", -4, "write movablekeys", keys_fn=mpop_keys(1), group="list")
+@command(
+    "lmpop", -4, "write movablekeys", keys_fn=mpop_keys(1), group="list", written_keys_fn=served_key_only
+)
 def lmpop(c: Client, argv: list[bytes]) -> bytes:
     keys, left, count = parse_mpop(argv, 1, _LR)
     db = c.db
@@ -616,7 +625,14 @@ def lmpop(c: Client, argv: list[bytes]) -> bytes:
     return resp.null_array(c.resp)
 
 
-@command("blmpop", -5, "write blocking movablekeys", keys_fn=mpop_keys(2), group="list")
+@command(
+    "blmpop",
+    -5,
+    "write blocking movablekeys",
+    keys_fn=mpop_keys(2),
+    group="list",
+    written_keys_fn=served_key_only,
+)
 def blmpop(c: Client, argv: list[bytes]) -> bytes | Block:
     keys, left, count = parse_mpop(argv, 2, _LR)
     timeout = parse_timeout(argv[1])

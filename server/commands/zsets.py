@@ -23,7 +23,7 @@ from typing import Any
 from server.blocking import Block
 from server.client import Client
 from server.commands.args import INT64_MAX, block_deadline, parse_int, parse_timeout
-from server.commands.lists import mpop_keys, parse_mpop, range_long
+from server.commands.lists import mpop_keys, parse_mpop, range_long, served_key_only
 from server.commands.registry import command
 from server.commands.scan import encoding_for, scan_key
 from server.datatypes import ZSet
@@ -799,6 +799,7 @@ def _serve_zpop(c: Client, db: Database, key: bytes, zs: ZSet, maximum: bool, co
             b"*2\r\n" + resp.bulk(key) + resp.array_header(len(entries)) + _pop_pairs(entries, proto, True)
         )
         c.prop = [[name, key, b"%d" % len(entries)]]
+    db.signal_modified(key)  # this key only (lists.served_key_only)
     if not zs:
         db.delete(key)
     c.engine.dirty += len(entries)
@@ -839,13 +840,31 @@ def _blocking_zpop(
     return blk
 
 
-@command("bzpopmin", -3, "write noscript blocking fast", 1, -2, 1, group="sorted-set")
+@command(
+    "bzpopmin",
+    -3,
+    "write noscript blocking fast",
+    1,
+    -2,
+    1,
+    group="sorted-set",
+    written_keys_fn=served_key_only,
+)
 def bzpopmin(c: Client, argv: list[bytes]) -> bytes | Block:
     timeout = parse_timeout(argv[-1])
     return _blocking_zpop(c, argv[1:-1], False, 0, timeout)
 
 
-@command("bzpopmax", -3, "write noscript blocking fast", 1, -2, 1, group="sorted-set")
+@command(
+    "bzpopmax",
+    -3,
+    "write noscript blocking fast",
+    1,
+    -2,
+    1,
+    group="sorted-set",
+    written_keys_fn=served_key_only,
+)
 def bzpopmax(c: Client, argv: list[bytes]) -> bytes | Block:
     timeout = parse_timeout(argv[-1])
     return _blocking_zpop(c, argv[1:-1], True, 0, timeout)
@@ -854,7 +873,14 @@ def bzpopmax(c: Client, argv: list[bytes]) -> bytes | Block:
 _MINMAX = (b"min", b"max")
 
 
-@command("zmpop", -4, "write movablekeys", keys_fn=mpop_keys(1), group="sorted-set")
+@command(
+    "zmpop",
+    -4,
+    "write movablekeys",
+    keys_fn=mpop_keys(1),
+    group="sorted-set",
+    written_keys_fn=served_key_only,
+)
 def zmpop(c: Client, argv: list[bytes]) -> bytes:
     keys, minimum, count = parse_mpop(argv, 1, _MINMAX)
     db = c.db
@@ -868,7 +894,14 @@ def zmpop(c: Client, argv: list[bytes]) -> bytes:
     return resp.null_array(c.resp)
 
 
-@command("bzmpop", -5, "write blocking movablekeys", keys_fn=mpop_keys(2), group="sorted-set")
+@command(
+    "bzmpop",
+    -5,
+    "write blocking movablekeys",
+    keys_fn=mpop_keys(2),
+    group="sorted-set",
+    written_keys_fn=served_key_only,
+)
 def bzmpop(c: Client, argv: list[bytes]) -> bytes | Block:
     keys, minimum, count = parse_mpop(argv, 2, _MINMAX)
     timeout = parse_timeout(argv[1])

@@ -189,6 +189,24 @@ REPRODUCERS: list[object] = [
     ),
     pytest.param(
         _c(
+            "RPUSH l1 a b c",
+            "ZADD z1 1 a 2 b 3 c",
+            "WATCH l2 z2",
+            "BLPOP l1 l2 0",
+            "LMPOP 2 l1 l2 LEFT",
+            "BZPOPMIN z1 z2 0",
+            "ZMPOP 2 z1 z2 MIN",
+            "MULTI",
+            "EXEC",
+            "WATCH l1",
+            "BRPOP l2 l1 0",  # the served key is signalled
+            "MULTI",
+            "EXEC",
+        ),
+        id="watch-multikey-pop-signals-served-key-only",
+    ),
+    pytest.param(
+        _c(
             "ZADD z 1 a 2 b",
             "OBJECT ENCODING z",
             "SORT z",
