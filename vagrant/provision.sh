@@ -44,6 +44,8 @@ fi
 say "copying $src to /opt/hasentinel"
 mkdir -p "$opt"
 if [ "$(cd "$src" && pwd -P)" != "$(cd "$opt" && pwd -P)" ]; then
+  # a fresh copy (files deleted upstream must not linger), keeping the venv
+  find "$opt" -mindepth 1 -maxdepth 1 ! -name .venv -exec rm -rf {} +
   tar -C "$src" --exclude=./.git --exclude=./.venv --exclude=./vagrant/.vagrant \
     --exclude='*.egg-info' --exclude=__pycache__ --exclude=.pytest_cache --exclude=.mypy_cache \
     --exclude=.ruff_cache -cf - . | tar -C "$opt" --no-same-owner -xf -

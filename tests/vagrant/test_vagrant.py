@@ -264,13 +264,17 @@ def test_provision_into_a_temp_root(tmp_path: Path, index: int) -> None:
     adds = [x for x in log if x.startswith("ip addr add")]
     assert adds == ([f"ip addr add {vip}/24 dev eth1"] if index == 1 else [])
 
-    # again (`vagrant provision`): same files, the service is running now, no second VIP add
+    # again (`vagrant provision`): same files, the service is running now, no second VIP add;
+    # a file that is no longer in the source does not linger in /opt/hasentinel
     before = {p: p.read_bytes() for p in etc.iterdir()}
+    (opt / "sentinel" / "stale_module.py").write_text("raise ImportError\n")
     _, log2, r = _provision(tmp_path, index)
     assert r.returncode == 0, r.stdout + r.stderr
     assert {p: p.read_bytes() for p in etc.iterdir()} == before
     assert [x for x in log2 if x.startswith("ip addr add")] == adds  # the log accumulates
     assert log2.count("python3 -m venv .venv") == 1  # the venv is kept
+    assert (opt / ".venv" / "bin" / "pip").exists()
+    assert not (opt / "sentinel" / "stale_module.py").exists()
 
 
 def test_provision_client(tmp_path: Path) -> None:
