@@ -13,6 +13,7 @@ import typer
 BACKENDS = {
     "netns": "sentinel.drill.netns:NetnsLab",
     "vagrant": "sentinel.drill.vagrant:VagrantLab",
+    "netns-stock": "sentinel.drill.stock:StockNetnsLab",  # stock Redis 7, for comparisons
 }
 
 
@@ -32,7 +33,7 @@ def make_backend(name: str) -> object:
 
 def drill(
     scenarios: list[str] = typer.Argument(None, help="scenario names, or `all` (see --list)"),
-    lab: str = typer.Option("netns", "--lab", help="where to run: netns (this machine, root) or vagrant"),
+    lab: str = typer.Option("netns", "--lab", help="where to run: netns (this machine, root), vagrant, or netns-stock (stock Redis 7, root)"),
     trials: int = typer.Option(1, "--trials", min=1, max=100, help="trials per scenario (a fresh cluster each)"),
     report: Path = typer.Option(Path("drill-report"), "--report", help="directory for report.json and per-trial files"),
     list_: bool = typer.Option(False, "--list", help="list the scenarios and exit"),
@@ -51,7 +52,7 @@ def drill(
     if unknown:
         typer.echo(f"hasentinel drill: unknown scenario(s) {', '.join(unknown)}; `--list` shows them", err=True)
         raise typer.Exit(2)
-    if lab == "netns" and os.geteuid() != 0:
+    if lab in ("netns", "netns-stock") and os.geteuid() != 0:
         typer.echo(
             "hasentinel drill --lab netns needs root: it builds network namespaces, a bridge, tc "
             "filters and netem (CAP_SYS_ADMIN, CAP_NET_ADMIN). Run it as root.",

@@ -168,3 +168,10 @@ def test_side_by_side_from_reports(tmp_path: Path, capsys: pytest.CaptureFixture
     saved = json.loads((tmp_path / "side_by_side.json").read_text())
     assert saved["comparison"][0]["ratio_stock_over_hasentinel"]["downtime_median_s"] == 8.0
     assert mod.main(["--from-reports", "--report", str(tmp_path / "nothing")]) == 2
+
+
+def test_registered_as_a_drill_lab() -> None:
+    from sentinel.drill.cli import make_backend
+
+    lab = make_backend("netns-stock")  # `hasentinel drill ... --lab netns-stock`
+    assert isinstance(lab, StockNetnsLab) and lab.restart_delay == 0.1
