@@ -8,7 +8,7 @@ followed by `WAIT 1 <wait-ms>`, and prints one JSON line per attempt:
      "ok": bool, "repl": int|null, "rid": str|null, "err": str|null}
 
 `ok` is the SET's acknowledgement; `repl` the WAIT's reply (replicas that acknowledged, for
-"wait"); `rid` the run id of the server that answered (asked with INFO server on every new
+"wait"; null with `ok` true and an `err` when the SET was acknowledged but the WAIT failed); `rid` the run id of the server that answered (asked with INFO server on every new
 connection: which server acknowledged). After any error the connection is dropped and the next
 attempt reconnects. Stops when stdin closes, on SIGTERM, or after `--max-seconds`.
 
@@ -71,10 +71,12 @@ def write(a: argparse.Namespace) -> int:
         ok = False
         repl: int | None = None
         err: str | None = None
+        by: str | None = None  # the run id of the server that acknowledged the SET
         try:
             if c is None:
                 c, rid = _client(a.host, a.port, a.timeout)
             ok = c.set(f"{a.prefix}{seq}", str(seq)) is True
+            by = rid if ok else None
             if ok and kind == "wait":
                 repl = int(c.execute_command("WAIT", 1, a.wait_ms))
         except Exception as e:
@@ -87,7 +89,7 @@ def write(a: argparse.Namespace) -> int:
             c, rid = None, None
         t1 = time.monotonic()
         _out({"k": "op", "seq": seq, "kind": kind, "t0": t0, "t1": t1, "w1": time.time(), "ok": ok,
-              "repl": repl, "rid": rid if ok else None, "err": err})  # fmt: skip
+              "repl": repl, "rid": by, "err": err})  # fmt: skip
         _stop.wait(a.interval)
     _out({"k": "end", "seq": seq})
     return 0
