@@ -47,7 +47,7 @@ class Limits:
 _HEX = b"0123456789abcdefABCDEF"
 _ISSPACE = b" \t\n\x0b\x0c\r"  # C's isspace
 _NOT_BULK = b"+=(~"  # line types hiredis would take for a request's bulk strings or array
-_NOT_BULK_LINE = re.compile(rb"\n[+=(~]")
+_not_bulk_line = re.compile(rb"\n[+=(~]").search
 _SPLIT_SLOW = re.compile(rb"[\x00\x0b\x0c\"']")  # what bytes.split() would not split like Redis
 
 
@@ -296,13 +296,17 @@ class RequestParser:
             self._reader.feed(data)
             self._raw.append(data)
             self._raw_len += len(data)
-            if (b"+" in data or b"=" in data or b"(" in data or b"~" in data) and (
-                data[0] in _NOT_BULK or _NOT_BULK_LINE.search(data) is not None
+            if data[0] in _NOT_BULK or (
+                _not_bulk_line(data) is not None
+                if len(data) <= 128
+                else (b"+" in data or b"=" in data or b"(" in data or b"~" in data)
+                and _not_bulk_line(data) is not None
             ):
                 # Maybe a status, verbatim or big-number element, which hiredis returns as bytes
                 # like a bulk string, or a top-level RESP3 set, which it returns as a list; Redis
                 # wants '$' and '*' there. The strict parser has Redis's grammar: let it decide.
-                # (memchr first: the common request has none of these bytes at all.)
+                # (A long read is first searched for the bytes alone, with memchr: the common
+                # request has none of them; for a short one a single search costs less.)
                 self._to_strict()
         if self.buffered > self.limits.query_buffer_limit:
             raise ProtocolError("query buffer limit exceeded")
