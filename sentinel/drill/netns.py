@@ -339,6 +339,9 @@ class NetnsLab:
             src = self.state_dir / h / "supervise.log"
             if src.exists():
                 shutil.copyfile(src, dest / f"{h}-supervise.log")
+        for f in self.state_dir.glob("*.stderr"):  # the samplers' and workload's, if any
+            if f.stat().st_size:
+                shutil.copyfile(f, dest / f.name)
 
     def down(self) -> None:
         for h in list(self._flappers):
@@ -346,6 +349,8 @@ class NetnsLab:
         with locked(self.state_dir):
             self._cleanup()
         self._state = None
+        self._logs.clear()
+        shutil.rmtree(self.state_dir, ignore_errors=True)  # nothing of this lab stays in /run
 
     # -- processes ----------------------------------------------------------------------------
 
