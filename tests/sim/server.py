@@ -38,6 +38,7 @@ but resync decisions use the histories; a promoted replica keeps its own replica
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -595,7 +596,8 @@ class Server(Process):
             self.link_down_since = None
             # PSYNC2's shiftReplicationId: a new history, the old one kept as replid2
             self.replid2, self.second_off = self.replid, self.offset + 1
-            self.replid = f"{self.world.rng.getrandbits(160):040x}"
+            # a new id without drawing from the world's generator (the runs' draws stay as they were)
+            self.replid = hashlib.blake2b(f"{self.replid}:{self.offset}".encode(), digest_size=20).hexdigest()
             self.world.trace(self.host, f"SLAVEOF NO ONE at offset {self.offset}")
             self.world.on_role_change(self)
             return Status("OK")
