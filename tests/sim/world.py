@@ -95,6 +95,11 @@ class SimConfig:
     invariant but durability is checked) or "mixed" (each seed draws one, 60/40)."""
     minority: bool = True
     """The liveness phase may leave one host isolated or powered off."""
+    immediate_candidacy: float = 0.5
+    """Share of runs whose sentinels run with `candidacy-delay 1` (a candidacy at once on ODOWN,
+    as before issue #4; drawn per seed from its own generator). The default random delay makes
+    simultaneous candidacies and split votes rare, and with them the paths a vote bug needs
+    (tests/sim/test_planted.py): these runs keep them, and the quick split-vote retry, busy."""
 
     def liveness_bound(self) -> int:
         """How long a healed majority may take to converge (ms), from the configured timeouts:
@@ -134,7 +139,7 @@ class Host:
         self.clock = Clock(ppm=world.rng.randrange(-world.cfg.max_ppm, world.cfg.max_ppm + 1))
         self.jumped = 0
         self.server = Server(world, world.net, name, ip, world.cfg.server)
-        self.sentinel = SentinelProc(world, world.net, name, ip, world.sentinel_conf(index), world.cfg.timers)
+        self.sentinel = SentinelProc(world, world.net, name, ip, world.sentinel_conf(index), world.timers)
         self.hooks = Hooks(world, name, world.cfg.hook_lock, world.cfg.hook_work)
         self.freezes: dict[str, int] = {"server": 0, "sentinel": 0}
         self.vm_paused = 0
@@ -359,6 +364,10 @@ class World:
         self._trace: deque[str] = deque(maxlen=1500)
         self._digest = hashlib.blake2b(digest_size=16)
         self.checks = Checks(self)
+        self.timers = self.cfg.timers
+        self.immediate_candidacy = random.Random(seed * 2 + 1).random() < self.cfg.immediate_candidacy
+        if self.immediate_candidacy:  # own generator: the world's draws stay as they were
+            self.timers = replace(self.cfg.timers, candidacy_delay=1)
         for i, h in enumerate(self.host_names):
             self.net.add_host(h, f"10.0.0.{i + 1}")
         self.net.add_host(CLIENT_HOST, CLIENT_IP)
@@ -1129,6 +1138,8 @@ def run_world(w: World, nemesis: bool = True) -> Result:
     res.steps = sum(p.steps for p in w.sentinels.values())
     res.stats = dict(w.checks.stats)
     res.stats["profile:" + w.profile] = 1
+    if w.immediate_candidacy:
+        res.stats["immediate-candidacy"] = 1
     res.stats.update({f"client:{k}": v for k, v in w.client.outcomes.items()})
     res.digest = w.digest()
     res.trace = w.trace_tail()
