@@ -131,7 +131,7 @@ def test_map_replies_in_resp3(sentinel: SentinelProcess) -> None:
     rest = data[hello_end:]
     assert rest.startswith(b"%")  # MASTER is a map
     assert b"*1\r\n%" in rest  # MASTERS an array of maps
-    assert b"%18\r\n$11\r\nINFO-PERIOD\r\n$5\r\n10000\r\n" in rest  # DEBUG: a map, stock names first
+    assert b"%20\r\n$11\r\nINFO-PERIOD\r\n$5\r\n10000\r\n" in rest  # DEBUG: a map, stock names first
 
 
 def test_replicas_and_sentinels(client: redis.Redis, servers: tuple[ServerProcess, ServerProcess]) -> None:
