@@ -201,6 +201,9 @@ def run_trial(
         }
         ctx.mark("converged" if m else "not-converged", f"master {m}" if m else str(why))
         time.sleep(TAIL_S)
+    except KeyboardInterrupt:
+        error = "interrupted"  # no read-back; the lab is still removed below
+        raise
     except Exception as e:
         error = f"{type(e).__name__}: {e}"
         say(f"    error: {error}")
