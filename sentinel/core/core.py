@@ -186,7 +186,8 @@ class SentinelCore:
         or a failover candidacy is due)."""
         t = self.world.timers
         wait = t.tick_interval
-        if any(m.failover_state is FailoverState.WAIT_PROMOTION for m in self.world.masters.values()):
+        polled = (FailoverState.SEND_SLAVEOF_NOONE, FailoverState.WAIT_PROMOTION)  # detach.py, promotion
+        if any(m.failover_state in polled for m in self.world.masters.values()):
             wait = min(wait, t.promotion_poll_period)
         for m in self.world.masters.values():
             if m.candidacy_at is not None:  # ours: start the candidacy on time, not on the next tick

@@ -34,7 +34,7 @@ simulator claims durability under one server fault at a time only.
 from __future__ import annotations
 
 from sentinel.core.actions import Level, Log
-from sentinel.core.info import Role, parse_info
+from sentinel.core.info import Role, parse_info, parse_repl_ids
 from sentinel.core.links import event, send_cmd, send_info
 from sentinel.core.model import Ctx, Master, Purpose, Replica, World
 from sentinel.core.replies import Reply
@@ -69,8 +69,9 @@ def on_detach_reply(w: World, ctx: Ctx, master: Master, r: Replica, reply: Reply
         rep = parse_info(reply[-1], as_master=False)
         if rep.slave_repl_offset is not None:
             offset = rep.slave_repl_offset
-        elif rep.master_repl_offset is not None:
-            offset = rep.master_repl_offset
+        else:
+            own = parse_repl_ids(reply[-1]).master_repl_offset
+            offset = FAILED if own is None else own
     master.detached[r.name] = offset
     if offset == FAILED:
         event(w, ctx, Level.WARNING, "-slave-detach-failed", r, master)
@@ -85,8 +86,8 @@ def detach_others(w: World, ctx: Ctx, master: Master, chosen: Replica) -> bool:
         master.detach_started = now
         master.detached.clear()
         for r in master.replicas.values():
-            if r is not chosen and send_detach(w, ctx, r, master, chosen.addr):
-                master.detached[r.name] = None
+            if r is not chosen and send_detach(w, ctx, r, master, chosen.addr) and not r.sdown:
+                master.detached[r.name] = None  # an SDOWN one is repointed but not waited for
         if master.detached:
             names = ",".join(master.detached)
             ctx.emit(Log(Level.NOTICE, f"Repointing {names} at {chosen.name} before its promotion"))
@@ -98,8 +99,13 @@ def detach_others(w: World, ctx: Ctx, master: Master, chosen: Replica) -> bool:
     if not pending and held >= need:
         return True
     if now - master.detach_started < w.timers.replica_info_wait:
-        if not pending and chosen.info_in_flight is None:
-            send_info(w, ctx, chosen, master)  # catching up: poll it
+        last = chosen.info_refresh
+        if (
+            not pending
+            and chosen.info_in_flight is None
+            and (last is None or now - last >= w.timers.promotion_poll_period)
+        ):
+            send_info(w, ctx, chosen, master)  # catching up: poll it (on ticks, every 50 ms)
         return False
     why = f"no answer from {','.join(pending)}" if pending else f"offset {held} < {need}"
     event(w, ctx, Level.WARNING, "-failover-detach-timeout", chosen, master, f" {why}")
@@ -110,7 +116,7 @@ def _held(r: Replica) -> int:
     """The offset `r` holds: its replica offset, or its own when it already reports role:master
     (an interrupted promotion chosen again, selection.ranking_offset)."""
     if r.role_reported is Role.MASTER and r.info_text is not None:
-        own = parse_info(r.info_text, as_master=False).master_repl_offset
+        own = parse_repl_ids(r.info_text).master_repl_offset
         if own is not None:
             return own
     return r.repl_offset

@@ -38,14 +38,6 @@ class InfoReport:
     slave_priority: int | None = None
     slave_repl_offset: int | None = None
     replica_announced: bool | None = None
-    master_repl_offset: int | None = None
-    """Ours (any role): the offset of the stream this server holds (a master's own offset)."""
-    master_replid: str | None = None
-    """Ours (any role): the history it serves or follows (a replica's is its master's)."""
-    master_replid2: str | None = None
-    """Ours (any role): the history a promoted replica continued from (PSYNC2)."""
-    second_repl_offset: int | None = None
-    """Ours (any role): up to where (exclusive) it holds the `master_replid2` history."""
 
 
 def parse_info(text: str, as_master: bool = True) -> InfoReport:
@@ -60,14 +52,6 @@ def parse_info(text: str, as_master: bool = True) -> InfoReport:
                 r.replicas.append(addr)
         if line.startswith("master_link_down_since_seconds:"):
             r.master_link_down_ms = atoi(line[31:]) * 1000
-        if line.startswith("master_repl_offset:"):
-            r.master_repl_offset = max(0, atoi(line[19:]))
-        elif line.startswith("master_replid:"):
-            r.master_replid = line[14:]
-        elif line.startswith("master_replid2:"):
-            r.master_replid2 = line[15:]
-        elif line.startswith("second_repl_offset:"):
-            r.second_repl_offset = atoi(line[19:])
         if line.startswith("role:master"):
             r.role = Role.MASTER
         elif line.startswith("role:slave"):
@@ -105,3 +89,35 @@ def _replica_line(line: str) -> tuple[str, int] | None:
     ip = line[ip_at + 3 :].split(",", 1)[0]
     port = line[port_at + 5 :].split(",", 1)[0]
     return ip, atoi(port)
+
+
+@dataclass(slots=True)
+class ReplIds:
+    """Ours: the PSYNC2 fields of INFO (any role), read only when ranking replicas."""
+
+    master_repl_offset: int | None = None
+    """The offset of the stream this server holds (a master's own offset)."""
+    master_replid: str | None = None
+    """The history it serves or follows (a replica's is its master's)."""
+    master_replid2: str | None = None
+    """The history a promoted replica continued from."""
+    second_repl_offset: int | None = None
+    """Up to where (exclusive) it holds the `master_replid2` history."""
+
+
+def parse_repl_ids(text: str) -> ReplIds:
+    """`master_replid`, `master_replid2`, `master_repl_offset`, `second_repl_offset` of an INFO
+    reply (not part of `parse_info`, which runs on every INFO: these are needed at selection)."""
+    r = ReplIds()
+    for line in text.split("\r\n"):
+        if not line.startswith(("master_repl", "second_repl")):
+            continue
+        if line.startswith("master_repl_offset:"):
+            r.master_repl_offset = max(0, atoi(line[19:]))
+        elif line.startswith("master_replid:"):
+            r.master_replid = line[14:]
+        elif line.startswith("master_replid2:"):
+            r.master_replid2 = line[15:]
+        elif line.startswith("second_repl_offset:"):
+            r.second_repl_offset = atoi(line[19:])
+    return r

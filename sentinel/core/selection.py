@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sentinel.core.info import Role, parse_info
+from sentinel.core.info import Role, parse_repl_ids
 from sentinel.core.model import Master, Replica
 from sentinel.core.timers import Timers
 
@@ -85,12 +85,12 @@ def _history_ids(master: Master, replicas: list[Replica]) -> set[str]:
     and the `master_replid` of the replicas reporting role:slave of it."""
     ids: set[str] = set()
     if master.info_text is not None:
-        rid = parse_info(master.info_text, as_master=False).master_replid
+        rid = parse_repl_ids(master.info_text).master_replid
         if rid:
             ids.add(rid.lower())
     for r in replicas:
         if r.role_reported is Role.SLAVE and r.info_text is not None and _follows(r, master):
-            rid = parse_info(r.info_text, as_master=False).master_replid
+            rid = parse_repl_ids(r.info_text).master_replid
             if rid:
                 ids.add(rid.lower())
     ids.discard(NO_REPLID)
@@ -106,7 +106,7 @@ def interrupted_promotion_offset(r: Replica, history: set[str]) -> int | None:
     how much of that history it holds. None otherwise."""
     if r.role_reported is not Role.MASTER or r.info_text is None:
         return None
-    rep = parse_info(r.info_text, as_master=False)
+    rep = parse_repl_ids(r.info_text)
     if not rep.master_replid2 or rep.master_replid2.lower() not in history:
         return None
     if rep.second_repl_offset is None or rep.second_repl_offset <= 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sentinel.core.hello import Hello, format_hello, parse_hello
-from sentinel.core.info import Role, parse_info
+from sentinel.core.info import Role, parse_info, parse_repl_ids
 
 RUNID = "0123456789abcdef0123456789abcdef01234567"
 
@@ -92,11 +92,10 @@ def test_replication_ids_and_master_offset_any_role() -> None:
         + "a" * 40
         + "\r\nmaster_repl_offset:950\r\nsecond_repl_offset:901\r\n"
     )
-    r = parse_info(text)
+    r = parse_repl_ids(text)
     assert (r.master_replid, r.master_replid2) == ("b" * 40, "a" * 40)
     assert (r.master_repl_offset, r.second_repl_offset) == (950, 901)
-    assert r.slave_repl_offset is None
-    blank = parse_info("role:slave\r\n")
+    blank = parse_repl_ids("role:slave\r\nmaster_host:x\r\n")
     assert blank.master_replid is None and blank.master_repl_offset is None
 
 
