@@ -22,7 +22,9 @@ offset reaches theirs (R still replicates the old master, which sent the same st
 them). Then R is promoted. Bounded by replica-info-wait from the first detach: a replica that
 does not answer, or R that does not catch up (the old master died again meanwhile, or R's link
 to it broke), does not block the failover: `-failover-detach-timeout` is emitted and the
-promotion goes on (the old window, for the replica concerned).
+promotion goes on (the old window, for the replica concerned). A replica we consider SDOWN is
+sent the transaction but not waited for. R is polled every promotion-poll-period while it
+catches up.
 
 Cost: one round trip to the replicas before the promotion, usually a few ms. The replicas are
 repointed all at once (parallel-syncs no longer throttles this first step: they resync
