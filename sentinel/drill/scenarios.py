@@ -108,6 +108,18 @@ def partition_one_sentinel(ctx: Ctx) -> None:
     ctx.mark("heal", "sentinel links restored")
 
 
+def partition_replica_sentinel(ctx: Ctx) -> None:
+    m = _master(ctx)
+    r = _others(ctx, m)[-1]
+    port = ctx.backend.sentinel_port
+    for o in _others(ctx, r):
+        ctx.backend.cut(r, o, port=port)
+    ctx.mark("fault", f"the sentinel on {r} (a replica's host) cut from the other sentinels (port {port})")
+    ctx.sleep(HOLD)
+    ctx.backend.heal()
+    ctx.mark("heal", "sentinel links restored")
+
+
 def isolate_replica(ctx: Ctx) -> None:
     m = _master(ctx)
     r = _others(ctx, m)[-1]
@@ -205,7 +217,10 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("kill-master-server", "kill -9 the master's server process", 1, kill_master_server, _da(0.25)),
         Scenario("kill-master-host", "the master's host dies (link down, all its processes killed)", 1, kill_master_host),
         Scenario("partition-master", "the master's host cut from the other hosts, healed later", 1, partition_master, heals=True),
-        Scenario("partition-one-sentinel", "the master host's sentinel cut from its peers", 0, partition_one_sentinel, heals=True),
+        # 1: the master's host cannot tell its sentinel's cut from its own isolation, so it
+        # gives up the VIP and fences its server (docs/vip.md); only a failover restores service.
+        Scenario("partition-one-sentinel", "the master host's sentinel cut from its peers", 1, partition_one_sentinel, heals=True),
+        Scenario("partition-replica-sentinel", "a replica host's sentinel cut from its peers", 0, partition_replica_sentinel, heals=True),
         Scenario("isolate-replica", "a replica's host cut from the other hosts", 0, isolate_replica, heals=True),
         Scenario("flaky-network", "delay, jitter and loss on every host (below detection)", 0, flaky_network, heals=True),
         Scenario("restart-old-master", "the master's host dies and boots again after the failover", 1, restart_old_master),
