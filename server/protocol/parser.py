@@ -10,7 +10,9 @@ exact Redis outcome without the strict parser's cost on the common path.
 
 from __future__ import annotations
 
+import ctypes
 import re
+import sys
 from dataclasses import dataclass
 
 import hiredis
@@ -21,6 +23,7 @@ RETAIN_LIMIT = 1 << 20  # retained input above which consumed commands are forgo
 MAX_MULTIBULK_LEN = 2**31 - 1  # Redis 7.0: INT_MAX (the 1M cap is older Redis)
 UNAUTH_MAX_MULTIBULK = 10
 UNAUTH_MAX_BULK = 16384
+FAST_MAX_MULTIBULK = 1024 * 1024  # larger requests go to the strict parser (see _new_reader)
 
 
 class ProtocolError(Exception):
@@ -158,11 +161,15 @@ class StrictParser:
         self.buf = bytearray()
         self.pos = 0
         self.wait_line = -1  # where the header line (no CR yet) that input stopped in starts
+        # An unfinished multibulk: (its start, count, arguments so far, where the next one
+        # starts), so that one of millions of arguments is not parsed again on every read.
+        self._resume: tuple[int, int, list[bytes], int] | None = None
 
     def feed(self, data: bytes) -> None:
         if self.pos and self.pos == len(self.buf):
             self.buf.clear()
             self.pos = 0
+            self._resume = None
         self.buf += data
 
     @property
@@ -171,6 +178,9 @@ class StrictParser:
 
     def compact(self) -> None:
         if self.pos:
+            r = self._resume
+            if r is not None:
+                self._resume = (r[0] - self.pos, r[1], r[2], r[3] - self.pos)
             del self.buf[: self.pos]
             self.pos = 0
 
@@ -204,6 +214,9 @@ class StrictParser:
 
     def _multibulk(self) -> list[bytes] | None:
         buf, pos = self.buf, self.pos
+        resume = self._resume
+        if resume is not None and resume[0] == pos:
+            return self._bulks(pos, resume[1], resume[2], resume[3])
         cr = buf.find(b"\r", pos)
         if cr >= 0 and buf.find(b"\x00", pos, cr) >= 0:
             cr = -1  # Redis looks for the CR with strchr: a NUL before it hides it
@@ -221,9 +234,14 @@ class StrictParser:
         if count <= 0:
             self.pos = p
             return []
-        args: list[bytes] = []
-        for _ in range(count):
+        return self._bulks(pos, count, [], p)
+
+    def _bulks(self, pos: int, count: int, args: list[bytes], p: int) -> list[bytes] | None:
+        """The arguments of the multibulk at `pos`, from `p` on (`args` holds those before)."""
+        buf = self.buf
+        for _ in range(count - len(args)):
             if p >= len(buf):
+                self._resume = (pos, count, args, p)
                 return None
             cr = buf.find(b"\r", p)
             if cr >= 0 and buf.find(b"\x00", p, cr) >= 0:
@@ -232,6 +250,7 @@ class StrictParser:
                 if len(buf) - p > PROTO_INLINE_MAX_SIZE:
                     raise ProtocolError("too big bulk count string")
                 self.wait_line = p
+                self._resume = (pos, count, args, p)
                 return None
             if buf[p] != 0x24:  # '$'
                 raise ProtocolError(f"expected '$', got '{chr(buf[p])}'")
@@ -242,9 +261,11 @@ class StrictParser:
                 raise ProtocolError("unauthenticated bulk length")
             start = cr + 2
             if start + blen + 2 > len(buf):
+                self._resume = (pos, count, args, p)
                 return None
             args.append(bytes(buf[start : start + blen]))
             p = start + blen + 2
+        self._resume = None
         self.pos = p
         return args
 
@@ -256,6 +277,48 @@ class StrictParser:
             self.next_command()
         finally:
             self.pos = save
+
+
+def _maxelements_offset() -> int | None:
+    """Where hiredis keeps a reader's `maxelements` (from the address of its redisReader), if
+    this build has the layout checked here: hiredis-py's object holds the `redisReader *` right
+    after the object header, and hiredis's struct has `maxbuf` (which the Python API reads and
+    writes) just before `maxelements`, whose default is 2**32 - 1."""
+    if sys.implementation.name != "cpython":
+        return None
+    try:
+        r = hiredis.Reader()
+        base = ctypes.c_void_p.from_address(id(r) + object.__basicsize__).value
+        if not base:
+            return None
+        maxbuf_off = 4 + 128 + 4 + 8 + 8 + 8  # err, errstr, padding, buf, pos, len
+        maxbuf = ctypes.c_size_t.from_address(base + maxbuf_off)
+        maxel = ctypes.c_longlong.from_address(base + maxbuf_off + 8)
+        before = r.getmaxbuf()
+        r.setmaxbuf(12345)
+        ok = maxbuf.value == 12345 and maxel.value == 2**32 - 1
+        r.setmaxbuf(before)
+        return maxbuf_off + 8 if ok and maxbuf.value == before else None
+    except Exception:  # any surprise: keep hiredis's default
+        return None
+
+
+_MAXELEMENTS_OFFSET = _maxelements_offset()
+
+
+def _new_reader() -> hiredis.Reader:
+    """A hiredis reader refusing arrays of more than FAST_MAX_MULTIBULK elements.
+
+    hiredis allocates a whole array as soon as it reads its header; a request announcing
+    2**31 - 1 arguments and never sending them costs seconds of CPU when that array is freed.
+    Redis allocates arguments as they arrive, and so does the strict parser, which gets the
+    larger requests: hiredis raises a protocol error for them and the fallback replays them."""
+    r = hiredis.Reader()
+    if _MAXELEMENTS_OFFSET is not None:
+        base = ctypes.c_void_p.from_address(id(r) + object.__basicsize__).value
+        if base:
+            ctypes.c_longlong.from_address(base + _MAXELEMENTS_OFFSET).value = FAST_MAX_MULTIBULK
+    return r
 
 
 class RequestParser:
@@ -292,7 +355,7 @@ class RequestParser:
             self._strict.feed(data)
         else:
             if self._reader is None:
-                self._reader = hiredis.Reader()
+                self._reader = _new_reader()
             self._reader.feed(data)
             self._raw.append(data)
             self._raw_len += len(data)

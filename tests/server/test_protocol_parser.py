@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.protocol.parser import Limits, ProtocolError, RequestParser, split_args
+from server.protocol.parser import Limits, ProtocolError, RequestParser, StrictParser, split_args
 
 
 def encode(argv: list[bytes]) -> bytes:
@@ -149,6 +149,37 @@ def test_too_big_count_strings_on_the_fast_path(data: bytes, detail: str, chunk:
     with pytest.raises(ProtocolError) as ei:
         parse_all(data, chunk)
     assert ei.value.detail == detail
+
+
+def test_huge_multibulk_counts_skip_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """hiredis would allocate the whole array from the header: above FAST_MAX_MULTIBULK the
+    strict parser takes the request, builds it as it arrives, and does not parse it again from
+    the start on every read."""
+    from server.protocol import parser
+
+    if parser._MAXELEMENTS_OFFSET is None:
+        pytest.skip("this hiredis build has another reader layout")
+    monkeypatch.setattr(parser, "FAST_MAX_MULTIBULK", 100)
+    big = [b"SADD", b"s", *[b"m%d" % i for i in range(150)]]
+    data = encode([b"PING"]) + encode(big) + encode([b"GET", b"k"])
+    for chunk in (None, 7, 64):
+        assert parse_all(data, chunk) == [[b"PING"], big, [b"GET", b"k"]]
+    p = RequestParser()
+    p.feed(b"*2147483647\r\n$4\r\nPING\r\n")
+    assert p.commands() == []
+    assert p._reader is None and p._strict is not None  # hiredis holds no array
+
+
+def test_strict_parser_resumes_an_unfinished_multibulk() -> None:
+    s = StrictParser(Limits())
+    s.feed(b"*3\r\n$1\r\na\r\n$1\r")
+    assert s.next_command() is None
+    s.feed(b"\nb\r\n$2\r\ncc")
+    assert s.next_command() is None
+    s.compact()
+    s.feed(b"\r\n*1\r\n$1\r\nd\r\n")
+    assert s.next_command() == [b"a", b"b", b"cc"]
+    assert s.next_command() == [b"d"]
 
 
 def test_split_args_is_sdssplitargs() -> None:
