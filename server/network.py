@@ -2,19 +2,26 @@
 
 The data path follows what measured fastest here (shared/docs/server-performance.md): a stdlib
 non-blocking socket, `recv` tried before waiting, every complete command of a read executed and
-answered with one `send`, one checkpoint per batch. Output that cannot be sent at once (a slow
-reader, pub/sub fan-out) queues in the connection's transport, drained by a writer task, and is
-bounded by `client-output-buffer-limit`.
+answered with one `send`. A connection with nothing to read does not wait in Trio (one epoll
+re-registration and two task switches per request): its task parks, and the lane (`_lane_loop`,
+one task with its own epoll, Redis's event loop in miniature) reads and runs whatever each ready
+connection sent, then sends the round's replies in one burst, until a connection has to wait (a
+blocking command, CLIENT PAUSE, a full output buffer) or ends and goes back to its task. Output
+that cannot be sent at once (a slow reader, pub/sub fan-out) queues in the connection's
+transport, drained by a writer task, and is bounded by `client-output-buffer-limit`.
 """
 
 from __future__ import annotations
 
 import errno
+import itertools
+import select
 import socket
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
+import outcome
 import structlog
 import trio
 from trio.lowlevel import checkpoint, wait_readable, wait_writable
@@ -161,6 +168,30 @@ def _fmt_addr(addr: object) -> str:
     return str(addr)
 
 
+class _Conn:
+    """One connection's read side, as the lane and its task share it."""
+
+    __slots__ = ("client", "parked", "parser", "sock", "task", "transport")
+
+    def __init__(
+        self, client: Client, sock: socket.socket, transport: SocketTransport, parser: RequestParser
+    ) -> None:
+        self.client = client
+        self.sock = sock
+        self.transport = transport
+        self.parser = parser
+        self.parked = False  # its task waits while the lane serves it
+        self.task: trio.lowlevel.Task | None = None
+
+
+# What a connection's task has to do before running more commands: wait for a pause to end or a
+# Block to be served (kind, the command, its Block, the commands left in the batch), or close.
+_PAUSE = "pause"
+_BLOCK = "block"
+_Resume = tuple[str, list[bytes], Block | None, Iterator[list[bytes]]]
+_END: _Resume = ("end", [], None, iter(()))
+
+
 class Server:
     """Listeners, connection tasks and the cron for one engine."""
 
@@ -171,6 +202,9 @@ class Server:
         self.shutdown_event = trio.Event()
         self.on_before_accept: Callable[[], Awaitable[None]] | None = None
         self.bound_port = 0
+        self._lane: select.epoll | None = None  # see _lane_loop
+        self._lane_conns: dict[int, _Conn] = {}
+        self._deferred: list[tuple[Client, list[bytes]]] | None = None  # replies of a lane round
 
     # --- listening -------------------------------------------------------------------------------
 
@@ -216,6 +250,8 @@ class Server:
             for ls in self.listeners:
                 nursery.start_soon(self._accept_loop, ls)
             nursery.start_soon(self._cron_loop)
+            self._lane = select.epoll()
+            nursery.start_soon(self._lane_loop)
             task_status.started()
             await self.shutdown_event.wait()
             nursery.cancel_scope.cancel()
@@ -347,98 +383,276 @@ class Server:
             query_buffer_limit=cfg.client_query_buffer_limit,
             authenticated=client.authenticated,
         )
-        parser = RequestParser(limits)
-        commands = parser.commands
-        execute = eng.execute
+        conn = _Conn(client, sock, transport, RequestParser(limits))
         recv = sock.recv
-        monotonic = time.monotonic
-        while True:
-            if transport.pending_bytes > HIGH_WATER:
-                await transport.wait_drained()
-                if transport.closed:
+        try:
+            while True:
+                if transport.pending_bytes > HIGH_WATER:
+                    await transport.wait_drained()
+                    if transport.closed:
+                        return
+                try:
+                    data = recv(READ_SIZE)
+                except BlockingIOError:
+                    if self._lane is None:
+                        await wait_readable(sock)
+                        continue
+                    # Nothing to read: hand the connection to the lane, which serves it from
+                    # there until it needs this task again (see _lane_loop).
+                    res = await self._park(conn)
+                except OSError:
                     return
-            try:
-                data = recv(READ_SIZE)
-            except BlockingIOError:
-                await wait_readable(sock)
-                continue
-            except OSError:
-                return
-            if not data:
-                return
-            client.last_interaction = monotonic()
-            n = len(data)
-            client.tot_net_in += n
-            eng.stat_net_input_bytes += n
-            limits.authenticated = client.authenticated
-            limits.proto_max_bulk_len = cfg.proto_max_bulk_len  # CONFIG SET applies at once
-            limits.query_buffer_limit = cfg.client_query_buffer_limit
-            # While this read's replies are collected, pushes to this client (a message it
-            # published to itself) join them in order: client.batch is `out` outside awaits.
-            out: list[bytes] = []
-            out_bytes = 0
-            client.batch = out
-            try:
-                parser.feed(data)
-                while batch := commands():
-                    for argv in batch:
-                        if (eng.pause_until or eng.client_pause_until) and eng.must_pause(client, argv):
-                            if out:
-                                transport.write(b"".join(out))
-                                out.clear()
-                            client.batch = None
-                            await self._wait_pause(client, argv)
-                            client.batch = out
-                        r = execute(client, argv)
-                        if r.__class__ is not bytes:
-                            if out:
-                                transport.write(b"".join(out))
-                                out.clear()
-                            client.batch = None
-                            r = await self._wait_block(client, r, sock, parser)  # type: ignore[arg-type]
-                            client.batch = out
-                        if client.reply_filter:  # CLIENT REPLY OFF/SKIP
-                            r = client.filter_reply(r)
-                        out.append(r)
-                        out_bytes += len(r)
-                        if out_bytes > BATCH_FLUSH:
-                            # One read can hold thousands of commands: hand their replies over as
-                            # they pile up, so output-buffer limits apply during the batch (Redis
-                            # checks on every reply) and a client closed by them is not served
-                            # further.
+                else:
+                    if not data:
+                        return
+                    res = self._ingest(conn, data)
+                while res is not None:
+                    if res is _END:
+                        return
+                    kind, argv, blk, rest = res
+                    if kind is _PAUSE:
+                        await self._wait_pause(client, argv)
+                        res = self._consume(conn, itertools.chain((argv,), rest))
+                    else:
+                        assert blk is not None
+                        r = await self._wait_block(client, blk, sock, conn.parser, registered=True)
+                        res = self._consume(conn, rest, r)
+                if client.close_after_reply:
+                    return
+                await checkpoint()
+        finally:
+            if conn.parked:
+                self._unpark(conn)
+            conn.task = None  # no cycle through the task: the parser is freed with the connection
+
+    # --- the lane: connections served without a task switch per read ---------------------------
+    #
+    # A connection with nothing to read parks its task and registers its socket (level-triggered,
+    # for as long as it stays parked) with the lane's own epoll. One task, _lane_loop, waits for
+    # that epoll, and for each ready socket reads and runs the commands right there: no task
+    # switch, checkpoint or epoll re-registration per read (the cost that dominated without
+    # pipelining). Whenever a connection needs to wait (a blocking command, CLIENT PAUSE, a full
+    # output buffer) or ends, the lane hands it back to its task, which carries on exactly where
+    # the lane stopped.
+
+    async def _park(self, conn: _Conn) -> _Resume | None:
+        lane = self._lane
+        assert lane is not None
+        fd = conn.sock.fileno()
+        self._lane_conns[fd] = conn
+        lane.register(fd, select.EPOLLIN)
+        conn.parked = True
+        conn.task = trio.lowlevel.current_task()
+
+        def abort(_: object) -> trio.lowlevel.Abort:
+            if conn.parked:
+                self._unpark(conn)
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        return await trio.lowlevel.wait_task_rescheduled(abort)
+
+    def _unpark(self, conn: _Conn) -> None:
+        conn.parked = False
+        fd = conn.sock.fileno()
+        if self._lane_conns.get(fd) is conn:
+            del self._lane_conns[fd]
+            if self._lane is not None:
+                try:
+                    self._lane.unregister(fd)
+                except (OSError, ValueError):
+                    pass
+
+    def _wake(self, conn: _Conn, res: _Resume | None) -> None:
+        """Give a parked connection back to its task (with what it has to do next)."""
+        if conn.parked:
+            self._unpark(conn)
+            assert conn.task is not None
+            trio.lowlevel.reschedule(conn.task, outcome.Value(res))
+
+    async def _lane_loop(self) -> None:
+        lane = self._lane
+        assert lane is not None
+        conns = self._lane_conns
+        poll = lane.poll
+        lane_fd = lane.fileno()
+        try:
+            while True:
+                events = poll(0, 256)
+                if not events:
+                    await wait_readable(lane_fd)
+                    continue
+                deferred: list[tuple[Client, list[bytes]]] = []
+                self._deferred = deferred
+                for fd, _ in events:
+                    conn = conns.get(fd)
+                    if conn is None or not conn.parked:
+                        continue
+                    if conn.transport.pending_bytes > HIGH_WATER:
+                        self._wake(conn, None)  # its task waits for the output to drain first
+                        continue
+                    try:
+                        data = conn.sock.recv(READ_SIZE)
+                    except BlockingIOError:
+                        continue
+                    except OSError:
+                        data = b""
+                    if not data:
+                        self._wake(conn, _END)
+                        continue
+                    try:
+                        res = self._ingest(conn, data)
+                    except Exception as e:  # a bug: fail in the connection's task, as before
+                        if conn.parked:
+                            self._unpark(conn)
+                            assert conn.task is not None
+                            trio.lowlevel.reschedule(conn.task, outcome.Error(e))
+                        continue
+                    if not conn.parked:
+                        continue  # closed meanwhile (its task was cancelled)
+                    if res is not None:
+                        self._wake(conn, res)
+                    elif conn.client.close_after_reply or conn.transport.pending_bytes > HIGH_WATER:
+                        self._wake(conn, None)
+                self._deferred = None
+                conn = None  # keep no connection alive until the next round: its task frees it
+                # One burst of sends per round, as Redis writes in beforeSleep: a client woken
+                # by the first reply is still busy when the next ones arrive.
+                for client, out in deferred:
+                    if client.batch is out:
+                        client.batch = None
+                    if out:
+                        client.transport.write(out[0] if len(out) == 1 else b"".join(out))
+                await checkpoint()
+        finally:
+            self._lane = None
+            for conn in list(conns.values()):
+                self._wake(conn, None)  # their tasks carry on without the lane
+            lane.close()
+
+    def _ingest(self, conn: _Conn, data: bytes) -> _Resume | None:
+        """Account for one read and run the commands it completes (see _consume)."""
+        client = conn.client
+        eng = self.engine
+        cfg = eng.config
+        client.last_interaction = time.monotonic()
+        n = len(data)
+        client.tot_net_in += n
+        eng.stat_net_input_bytes += n
+        limits = conn.parser.limits
+        limits.authenticated = client.authenticated
+        limits.proto_max_bulk_len = cfg.proto_max_bulk_len  # CONFIG SET applies at once
+        limits.query_buffer_limit = cfg.client_query_buffer_limit
+        try:
+            conn.parser.feed(data)
+        except ProtocolError as e:
+            self._protocol_error(conn, e, [])
+            return None
+        return self._consume(conn, None)
+
+    def _protocol_error(self, conn: _Conn, e: ProtocolError, out: list[bytes]) -> None:
+        client = conn.client
+        client.close_after_reply = True
+        if e.detail == QUERY_BUFFER_LIMIT:
+            # Redis closes such a client without a reply.
+            log.warning(
+                "closing client that reached max query buffer length",
+                client_id=client.id,
+                addr=client.addr,
+                qbuf=conn.parser.buffered,
+            )
+        else:
+            out.append(e.reply)
+            log.info("protocol error from client", client_id=client.id, addr=client.addr, error=e.detail)
+        client.batch = None
+        client.qbuf = conn.parser.buffered
+        if out:
+            conn.transport.write(out[0] if len(out) == 1 else b"".join(out))
+
+    def _consume(
+        self, conn: _Conn, rest: Iterator[list[bytes]] | None, first: bytes | None = None
+    ) -> _Resume | None:
+        """Run commands: the rest of a batch (after `first`, the reply of the command before
+        it, which had to wait), then every complete command in the parser, and write their
+        replies with one send. Returns None when done, or what the connection's task has to
+        wait for before calling this again (a pause or a Block, with the commands left), or
+        _END when the connection has to close now."""
+        client = conn.client
+        transport = conn.transport
+        parser = conn.parser
+        eng = self.engine
+        execute = eng.execute
+        commands = parser.commands
+        # While this read's replies are collected, pushes to this client (a message it
+        # published to itself) join them in order: client.batch is `out` outside awaits.
+        out: list[bytes] = []
+        out_bytes = 0
+        client.batch = out
+        if first is not None:
+            if client.reply_filter:  # CLIENT REPLY OFF/SKIP
+                first = client.filter_reply(first)
+            out.append(first)
+            out_bytes = len(first)
+        try:
+            while True:
+                if client.close_after_reply:
+                    break
+                if rest is None:
+                    batch = commands()
+                    if not batch:
+                        break
+                    rest = iter(batch)
+                for argv in rest:
+                    if (eng.pause_until or eng.client_pause_until) and eng.must_pause(client, argv):
+                        if out:
                             transport.write(b"".join(out))
-                            out.clear()
-                            out_bytes = 0
-                            if transport.closed:
-                                client.batch = None
-                                return
-                        if client.close_after_reply:
-                            break
+                        client.batch = None
+                        client.postponed = True  # blocked from now on (CLIENT LIST, idle timeout)
+                        return (_PAUSE, argv, None, rest)
+                    r = execute(client, argv)
+                    if r.__class__ is not bytes:
+                        if out:
+                            transport.write(b"".join(out))
+                        client.batch = None
+                        # Registered now, before anything else runs: a write by another client
+                        # before the task takes over must serve it.
+                        eng.register_block(client, r)  # type: ignore[arg-type]
+                        return (_BLOCK, argv, r, rest)  # type: ignore[return-value]
+                    if client.reply_filter:  # CLIENT REPLY OFF/SKIP
+                        r = client.filter_reply(r)
+                    out.append(r)
+                    out_bytes += len(r)
+                    if out_bytes > BATCH_FLUSH:
+                        # One read can hold thousands of commands: hand their replies over as
+                        # they pile up, so output-buffer limits apply during the batch (Redis
+                        # checks on every reply) and a client closed by them is not served
+                        # further.
+                        transport.write(b"".join(out))
+                        out.clear()
+                        out_bytes = 0
+                        if transport.closed:
+                            client.batch = None
+                            return _END
                     if client.close_after_reply:
                         break
-                    # AUTH (or RESET) changes the unauthenticated request limits from the next
-                    # command on; before AUTH each batch holds a single command (strict parser).
-                    limits.authenticated = client.authenticated
-            except ProtocolError as e:
-                client.close_after_reply = True
-                if e.detail == QUERY_BUFFER_LIMIT:
-                    # Redis closes such a client without a reply.
-                    log.warning(
-                        "closing client that reached max query buffer length",
-                        client_id=client.id,
-                        addr=client.addr,
-                        qbuf=parser.buffered,
-                    )
-                else:
-                    out.append(e.reply)
-                    log.info("protocol error from client", client_id=client.id, addr=client.addr, error=e.detail)
-            client.batch = None
-            client.qbuf = parser.buffered
-            if out:
-                transport.write(out[0] if len(out) == 1 else b"".join(out))
-            if client.close_after_reply:
-                return
-            await checkpoint()
+                rest = None
+                # AUTH (or RESET) changes the unauthenticated request limits from the next
+                # command on; before AUTH each batch holds a single command (strict parser).
+                parser.limits.authenticated = client.authenticated
+        except ProtocolError as e:
+            self._protocol_error(conn, e, out)
+            return None
+        client.qbuf = parser.buffered
+        if out:
+            deferred = self._deferred
+            if deferred is not None:
+                # Served by the lane: sent with the other replies of its round, after every
+                # ready connection ran (client.batch stays `out` until then, so pushes keep
+                # their place after these replies).
+                deferred.append((client, out))
+                return None
+            transport.write(out[0] if len(out) == 1 else b"".join(out))
+        client.batch = None
+        return None
 
     async def _wait_block(
         self,
@@ -446,6 +660,7 @@ class Server:
         blk: Block,
         sock: socket.socket | None = None,
         parser: RequestParser | None = None,
+        registered: bool = False,
     ) -> bytes:
         """Wait until `blk` is served, times out or the client goes away; returns the reply.
 
@@ -454,7 +669,8 @@ class Server:
         in Redis, instead of later consuming the element it was waiting for.
         """
         eng = self.engine
-        eng.register_block(client, blk)
+        if not registered:
+            eng.register_block(client, blk)
         try:
             with trio.move_on_at(blk.deadline if blk.deadline is not None else float("inf")):
                 if sock is None or parser is None:
