@@ -413,7 +413,8 @@ class RequestParser:
         # the body arrives), cheaply: small buffers always, big ones at doubling sizes.
         if self._raw_len < 1024 or self._raw_len >= self._next_check:
             self._next_check = max(2 * self._raw_len, PROTO_MBULK_BIG_ARG)
-            self._check_partial()
+            if self._check_partial():
+                return self.next_command()
         return None
 
     def commands(self) -> list[list[bytes]]:
@@ -458,7 +459,8 @@ class RequestParser:
                 # An incomplete command: validate its headers now, as next_command does.
                 if self._raw_len < 1024 or self._raw_len >= self._next_check:
                     self._next_check = max(2 * self._raw_len, PROTO_MBULK_BIG_ARG)
-                    self._check_partial()
+                    if self._check_partial() and (cmd := self.next_command()) is not None:
+                        out.append(cmd)
                 return out
             cmd = self._fallback()  # hiredis disagreed with Redis's grammar: replay strictly
         except ProtocolError:
@@ -490,20 +492,28 @@ class RequestParser:
         self._done.clear()
         self._next_check = max(2 * self._raw_len, PROTO_MBULK_BIG_ARG)
 
-    def _check_partial(self) -> None:
-        """Validate the headers of the incomplete command at the end of the retained bytes."""
+    def _check_partial(self) -> bool:
+        """Validate the headers of the incomplete command at the end of the retained bytes.
+
+        True when Redis's grammar finds a complete command there that hiredis waits on (an
+        inline command after a multibulk, ended by a bare LF, such as `$\n`): the strict
+        parser then has the input."""
         self._trim()
         strict = StrictParser(self.limits)
         strict.feed(b"".join(self._raw))
         try:
-            strict.check_partial()
+            done = strict.next_command() is not None
         except ProtocolError:
             self._fallback()
             raise
+        if done:
+            self._to_strict()
+            return True
         if strict.wait_line >= 0:
             # A header line without its CR: Redis rejects it once it exceeds 64 KiB ("too big
             # (m)bulk count string"), and hiredis would just wait. Check again by then.
             self._next_check = min(self._next_check, strict.wait_line + PROTO_INLINE_MAX_SIZE + 1)
+        return False
 
     def _fallback(self) -> list[bytes] | None:
         """hiredis disagreed with Redis's grammar: replay the retained bytes strictly."""

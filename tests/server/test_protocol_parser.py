@@ -116,6 +116,17 @@ def test_plus_inside_bulk_values_is_still_a_bulk_string() -> None:
         assert parse_all(b"".join(encode(c) for c in cmds), chunk) == cmds
 
 
+def test_inline_command_ended_by_a_bare_lf_after_a_multibulk() -> None:
+    """hiredis waits for a CR after `$`; Redis reads `$\\n` as the inline command `$`."""
+    for data in (encode([b"PING"]) + b"$\n", encode([b"PING"]) + b"+PING\n:1\n"):
+        p = RequestParser()
+        p.feed(data)
+        got = []
+        while batch := p.commands():
+            got += batch
+        assert got == [[b"PING"], *([[b"$"]] if data.endswith(b"$\n") else [[b"+PING"], [b":1"]])]
+
+
 def test_top_level_resp3_set_is_an_inline_command() -> None:
     assert parse_all(encode([b"PING"]) + b"~1\r\n$4\r\nPING\r\n") == [[b"PING"], [b"~1"], [b"$4"], [b"PING"]]
 

@@ -202,6 +202,8 @@ EDGE_INPUTS = [
         id="mbulk-just-over-limit",
     ),
     pytest.param(b"*2147483647\r\n$4\r\nPING\r\n", id="mbulk-int-max"),
+    pytest.param(b"*1\r\n$4\r\nPING\r\n$\n", id="inline-dollar-lf-after-mbulk"),
+    pytest.param(b"*1\r\n$4\r\nPING\r\n+PING\n:1\n", id="inline-plus-lf-after-mbulk"),
     pytest.param(b"*2\r\n$4\r\nECHO\r\n*2147483647\r\n", id="nested-mbulk-int-max"),
     pytest.param(b"*1\r\n$536870913\r\n", id="bulk-over-proto-max"),
     pytest.param(b"*1\r\n$4\r\nPINGxx\r\n", id="bulk-without-crlf"),
