@@ -89,6 +89,8 @@ def maybe_start_failover(w: World, ctx: Ctx, master: Master) -> bool:
     """
     if not master.odown or master.in_failover:
         master.candidacy_at = None
+        if not master.odown and not master.in_failover:
+            master.split_votes = 0  # a later outage starts again from the shortest retry
         return False
     if master.maintenance:
         master.candidacy_at = None

@@ -167,6 +167,31 @@ def test_split_count_restarts_after_an_election_a_vote_for_another_or_a_doubt() 
     assert m.split_votes == 0 and m.next_failover_at - d.now == 1_200_000
 
 
+def test_two_splits_in_a_row_while_odown_holds_double_the_retry() -> None:
+    d = healthy(Driver.create(conf(failover_timeout=60_000), seed=3))
+    to_odown(d)
+    for epoch in (1, 2):
+        peers: dict[str, Reply] = {PEER1: [1, PEER1, epoch], PEER2: [1, PEER2, epoch]}
+        until(d, "-failover-abort-not-elected", peers=peers, every=10)
+        retry = d.master.next_failover_at - d.now
+        scale = 1 if epoch == 1 else 2
+        assert 100 * scale <= retry < 400 * scale
+        assert d.master.split_votes == epoch and d.master.odown
+        if epoch == 1:
+            events = until(d, "+try-failover", peers=peers, every=10)
+            assert ("+new-epoch", "2") in events
+    assert d.master.next_failover_reason == "split vote in epoch 2 (2 in a row)"
+
+
+def test_split_count_restarts_when_odown_ends() -> None:
+    d = healthy(Driver.create(conf(failover_timeout=600_000)))
+    _split(d, 1)
+    _split(d, 2)
+    assert d.master.split_votes == 2 and not d.master.odown
+    d.tick(d.now + 100)  # the master is not ODOWN (healthy): a later outage starts afresh
+    assert d.master.split_votes == 0
+
+
 def test_after_a_split_the_next_epoch_starts_within_a_few_hundred_ms() -> None:
     d = healthy(Driver.create(conf(failover_timeout=60_000), seed=3))
     to_odown(d)
