@@ -367,6 +367,13 @@ class Server:
                 scope.cancel()
 
             client.kill = kill
+            if client.closed or transport.closed:
+                # Killed between its accept (which registers it, see _admit) and this first step,
+                # when it had no `kill` yet: CLIENT KILL TYPE normal in the same round as the
+                # accept (a sentinel's promotion while a sibling replica connects). The engine has
+                # forgotten it; served anyway, its replies went out but its out-of-band output
+                # (a replica's +CONTINUE, the whole stream) was dropped for good.
+                return
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(transport.flush_loop)
                 try:

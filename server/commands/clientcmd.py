@@ -155,6 +155,7 @@ def kill_client(c: Client, target: Client) -> None:
     c.engine.remove_client(target)
     if kill is not None:
         kill()
+    # else: accepted but its task has not run yet; it sees `closed` on its first step and closes.
 
 
 # --- introspection ------------------------------------------------------------------------------

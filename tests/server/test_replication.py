@@ -469,3 +469,77 @@ def test_chained_replica_gets_the_stream_as_the_master_sent_it(start_server: Sta
     assert midc.info("replication")["master_repl_offset"] == off
     assert leafc.info("replication")["slave_repl_offset"] == off
     assert digest(mc) == digest(midc) == digest(leafc)
+
+
+def test_replica_accepted_in_the_round_of_a_client_kill_gets_its_psync_reply(start_server: Start) -> None:
+    """A sentinel's promotion runs CLIENT KILL TYPE normal while a sibling replica is connecting
+    to the new master. When the kill ran in the same scheduling round as the accept (before the
+    connection's task first ran), the client was unregistered but its connection kept being
+    served: PING and REPLCONF were answered, but the +CONTINUE of its PSYNC (out-of-band output,
+    dropped for a closed client) and the whole stream never went out, so the replica stayed in
+    `handshake` for good. A killed connection must close; one the kill missed must be complete.
+
+    Deterministic enough: DEBUG SLEEP stalls the server while the kernel completes the victim's
+    connect and the killer's CLIENT KILL arrives, so both are seen by the same epoll wake; Trio
+    runs the accept before the kill in about half the attempts."""
+    import socket
+
+    m = start_server("--save", "", *FAST)
+    mc = m.client()
+    r = start_server("--save", "", *FAST, "--replicaof", "127.0.0.1", str(m.port))
+    wait_until(lambda: in_sync(mc, r.client()), what="a replica attached (the master keeps a backlog)")
+
+    def connect() -> socket.socket:
+        return socket.create_connection(("127.0.0.1", m.port), timeout=3)
+
+    def send(s: socket.socket, *args: bytes) -> None:
+        s.sendall(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args))
+
+    def reply_line(s: socket.socket) -> bytes | None:
+        """One reply line, or None once the server closed the connection."""
+        buf = b""
+        try:
+            while not buf.endswith(b"\r\n"):
+                chunk = s.recv(1)
+                if not chunk:
+                    return None
+                buf += chunk
+        except ConnectionResetError:
+            return None
+        return buf
+
+    killed = missed = 0
+    for attempt in range(30):
+        sleeper, killer = connect(), connect()
+        send(killer, b"PING")
+        assert reply_line(killer) == b"+PONG\r\n"
+        info = mc.info("replication")
+        replid, offset = info["master_replid"].encode(), info["master_repl_offset"]
+        send(sleeper, b"DEBUG", b"SLEEP", b"0.15")
+        time.sleep(0.04)
+        victim = connect()  # accepted by the kernel now, by the stalled server after the sleep
+        send(killer, b"CLIENT", b"KILL", b"TYPE", b"normal")
+        assert (reply_line(killer) or b"").startswith(b":")
+        try:
+            send(victim, b"REPLCONF", b"capa", b"eof", b"capa", b"psync2")
+            ok = reply_line(victim)
+            if ok is not None:
+                assert ok == b"+OK\r\n"
+                send(victim, b"PSYNC", replid, b"%d" % (offset + 1))
+                try:
+                    head = reply_line(victim)
+                except TimeoutError:
+                    raise AssertionError(f"attempt {attempt}: no reply to PSYNC (a killed connection still served)") from None
+                if head is not None:
+                    assert head.startswith(b"+CONTINUE "), head
+                    missed += 1
+                else:
+                    killed += 1
+            else:
+                killed += 1
+        except (BrokenPipeError, ConnectionResetError):
+            killed += 1
+        for s in (sleeper, killer, victim):
+            s.close()
+    print(f"victims killed {killed}, accepted after the kill {missed}")
+    assert killed + missed == 30 and killed > 0
