@@ -614,7 +614,9 @@ class Replication:
             raise CommandError("ERR FAILOVER already in progress.")
         if self.engine.is_replica:
             raise CommandError("ERR FAILOVER is not valid when server is a replica.")
-        online = [r for r in self.replicas if r.state == "online"]
+        # INFO calls a replica waiting for its first ACK after a diskless sync "online" (as Redis,
+        # whose state is ONLINE with put-online-on-ack): FAILOVER accepts what INFO shows.
+        online = [r for r in self.replicas if r.state in ("online", "wait_ack")]
         if target is None:
             if not online:
                 raise CommandError("ERR FAILOVER requires connected replicas.")
