@@ -146,10 +146,11 @@ def _parse_ll(b: bytes) -> int | None:
 
 def wire_len(argv: list[bytes]) -> int:
     """Bytes of `argv` as a canonical RESP array (`*N` then `$len` + data per argument)."""
-    n = len(str(len(argv))) + 3
+    c = len(argv)
+    n = 4 if c < 10 else 5 if c < 100 else len(str(c)) + 3
     for a in argv:
         la = len(a)
-        n += len(str(la)) + la + 5
+        n += la + (6 if la < 10 else 7 if la < 100 else 8 if la < 1000 else len(str(la)) + 5)
     return n
 
 

@@ -206,9 +206,18 @@ class Replication:
         write stream encoded for replication, so a lone master pays nothing for it."""
         if self.backlog is None:
             self.backlog = Backlog(self.engine.config.repl_backlog_size, self.offset)
-        if self not in self.engine.sinks:
-            self.engine.sinks.append(self)
+        self._sink_for_role()
         return self.backlog
+
+    def _sink_for_role(self) -> None:
+        """Be an engine sink only as a master with a backlog: a replica passes its master's stream
+        on as received, so the engine need not encode every write it applies for us."""
+        sinks = self.engine.sinks
+        if self.backlog is not None and not self.engine.is_replica:
+            if self not in sinks:
+                sinks.append(self)
+        elif self in sinks:
+            sinks.remove(self)
 
     # --- master side: PSYNC / SYNC / REPLCONF ---------------------------------------------------
 
@@ -564,6 +573,7 @@ class Replication:
             self.link = None
         eng.is_replica = True
         eng.master_link_up = False
+        self._sink_for_role()
         self.master_addr = (host, port)
         eng.config.replicaof = (host, port)
         self.cancel_failover()
@@ -594,6 +604,7 @@ class Replication:
         self.shift_replid()
         eng.is_replica = False
         eng.master_link_up = False
+        self._sink_for_role()
         self.master_addr = None
         eng.config.replicaof = None
         self.selected_db = -1
