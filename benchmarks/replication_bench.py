@@ -93,7 +93,7 @@ def max_set_rate(port: int) -> float:
             "-c",
             "50",
             "-n",
-            "400000",
+            "2000000",
             "-q",
             "--csv",
         ],
