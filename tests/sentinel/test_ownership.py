@@ -291,6 +291,89 @@ def test_stock_peer_is_waited_out() -> None:
     assert acquired - entitled >= 1000 + 500  # T_lease + margin fallback for the stock peer
 
 
+class OldVersionCluster(VipCluster):
+    """Our sentinels before `peer-ages`: VIP-STATUS replies without that field."""
+
+    def sentinel_command(self, i: int, j: int, a: SendCommand) -> None:
+        if (
+            a.argv[0].upper() == "SENTINEL"
+            and a.argv[1].upper() == "VIP-STATUS"
+            and self.cores[j] is not None
+        ):
+            st = vip_status(self.core(j).world, a.argv[2], self.now)
+            if not isinstance(st, ErrorReply):
+                self.post((i, _reply(a.tag, [x for k, v in st if k != "peer-ages" for x in (k, v)])))
+                return
+        super().sentinel_command(i, j, a)
+
+
+def _asymmetric_failover(c: VipCluster) -> int:
+    """Settle with the VIP on host 0, then cut host 0 from host 1 only (host 2 hears both) and
+    kill the master server: the failover promotes host 1's server (priority). Returns the cut."""
+    settled(c)
+    cut_at = c.now
+    c.cut("10.0.0.1", "10.0.0.2")
+    c.kill(MASTER)
+    c.run_until(
+        lambda: c.master_addr(1) == ("10.0.0.2", 6379) and c.core(1).world.ownership[NAME].entitled,
+        limit=30_000,
+        step=5,
+    )
+    return cut_at
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="open (docs/simulation.md, the --vip core finding): ownership._waiting clears a holder on "
+    "the silence of our own link alone, which an asymmetric partition defeats",
+)
+@pytest.mark.parametrize("seed", range(3))
+def test_asymmetric_cut_silent_holder_is_not_clear_while_a_third_answers_it(seed: int) -> None:
+    """Host 1 hears nothing from host 0's sentinel, but host 2 still does (and answers it): host
+    0 may still hold a lease from host 2, so host 1's silence alone does not clear it. Host 1
+    waits (well past T_lease + margin) until the cut heals and host 0 confirms its release."""
+    c = VipCluster(seed=seed, priorities=(1, 100))
+    cut_at = _asymmetric_failover(c)
+    assert c.now - cut_at < 10_000
+    c.run(3 * (1000 + 500))
+    assert 1 not in c.holders(), "took the VIP on silence while a third sentinel still answers the holder"
+    assert c.core(1).world.ownership[NAME].waiting == ("a" * 40,)
+    st = dict(vip_status(c.core(2).world, NAME, c.now))  # type: ignore[arg-type]
+    ages = dict(x.split(":") for x in str(st["peer-ages"]).split(","))
+    assert int(ages["a" * 40]) < 1000 and int(ages["b" * 40]) < 1000
+    c.heal()
+    c.run_until(lambda: c.holders() == [1], limit=10_000, step=5)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="open (docs/simulation.md, the --vip core finding): ownership._waiting clears a holder on "
+    "the silence of our own link alone, which an asymmetric partition defeats",
+)
+def test_asymmetric_cut_then_the_third_loses_the_holder_too() -> None:
+    """The same, then host 2 is cut from host 0 as well: once host 2 reports not having heard
+    host 0 for T_lease + margin, host 0's lease has lapsed everywhere and host 1 takes the VIP."""
+    c = VipCluster(seed=4, priorities=(1, 100))
+    _asymmetric_failover(c)
+    c.run(2000)
+    assert 1 not in c.holders()
+    cut2 = c.now
+    c.cut("10.0.0.1", "10.0.0.3")
+    c.run_until(lambda: c.holders() == [1], limit=10_000, step=5)
+    acquired = max(t for t, h, op in c.vip_log if h == 1 and op == "acquire")
+    assert acquired - cut2 >= 1000 + 500 - 250  # host 2 last heard host 0 at most a heartbeat before
+
+
+def test_asymmetric_cut_with_a_peer_that_cannot_report_keeps_the_silence_rule() -> None:
+    """A version without `peer-ages` cannot tell: the silence on our link is all there is (the
+    documented asymmetric-partition limitation); the VIP moves after T_lease + margin."""
+    c = OldVersionCluster(seed=5, priorities=(1, 100))
+    _asymmetric_failover(c)
+    c.run_until(lambda: c.holders() == [1], limit=10_000, step=5)
+
+
 def test_failed_acquire_is_cleaned_up_and_retried() -> None:
     c = VipCluster(seed=8)
     c.fail_ops.add(0)
