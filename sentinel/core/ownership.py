@@ -100,6 +100,9 @@ class PeerVip:
     """The link the outstanding requests went on (a new link forgets them)."""
     silent: bool = False
     """Nothing heard for T_lease: its next reply is a rejoin (re-announce our VIP)."""
+    ages: dict[str, int] | None = None
+    """Its latest reply's `peer-ages`: per peer runid, how long (ms, its clock) since it last
+    heard that peer. None: the reply had no such field (a version before it)."""
 
 
 @dataclass(slots=True)
@@ -270,6 +273,17 @@ def on_status_reply(w: World, ctx: Ctx, peer: Peer, m: Master, reply: Reply) -> 
     except ValueError:
         v.epoch = 0
     v.local = fields.get("local-server", "")
+    v.ages = _ages(fields["peer-ages"]) if "peer-ages" in fields else None
+
+
+def _ages(text: str) -> dict[str, int]:
+    """`runid:ms,runid:ms` (entries that do not parse are left out: not reported)."""
+    out: dict[str, int] = {}
+    for item in text.split(","):
+        runid, sep, ms = item.partition(":")
+        if sep and runid and ms.isdigit():
+            out[runid] = int(ms)
+    return out
 
 
 def on_peer_reply(w: World, ctx: Ctx, peer: Peer, m: Master) -> None:
@@ -392,6 +406,8 @@ def evaluate(w: World, ctx: Ctx, m: Master, cfg: VipSettings) -> None:
         if waiting:
             event(w, ctx, Level.NOTICE, "+vip-wait", m, m, " for " + ",".join(r[:8] for r in waiting))
     urgent = set(waiting)
+    if waiting:  # fresh peer-ages from everyone, to rule out a lease a silent peer gets elsewhere
+        urgent |= {p.runid for p in m.peers.values() if p.runid is not None}
     if lease and not current and o.lease_since is not None:
         urgent |= {
             p.runid
@@ -452,10 +468,42 @@ def _waiting(o: Ownership, m: Master, now: int, silence: int) -> tuple[str, ...]
             if v.stock and o.entitled_since is not None and now >= o.entitled_since + silence:
                 continue
         heard = max(p.last_reply_time or 0, p.last_avail_time)  # never heard: since it was added
-        if now >= heard + silence:
+        if now >= heard + silence and not _may_have_lease(o, m, p.runid, since, silence):
             continue
         out.append(p.runid)
     return tuple(sorted(out))
+
+
+def _may_have_lease(o: Ownership, m: Master, runid: str, since: int, silence: int) -> bool:
+    """Whether the peer `runid`, silent on our link for `silence`, may still hold a lease from
+    the others: silence on our link proves nothing about theirs (an asymmetric partition: we are
+    cut from it, a third sentinel is not). Its lease needs replies from need - 1 sentinels other
+    than itself; we are not one (silent for `silence`). Another sentinel is ruled out only by a
+    reply to a VIP-STATUS we sent since `since` (our entitlement) that knows our config epoch or
+    a newer one and reports (`peer-ages`) that it has not heard the peer for `silence` either;
+    any other peer may be answering it, except those that cannot report at all (stock, no VIP
+    for this master, a version without `peer-ages`): for them the silence rule stays as it was
+    (docs/vip.md, the asymmetric-partition limitation)."""
+    if o.need <= 1:
+        return False
+    possible = 0
+    for q in m.peers.values():
+        if q.runid is None or q.runid == runid:
+            continue
+        v = o.peers.get(q.runid)
+        if v is not None and (v.stock or v.unmanaged or (v.known and v.ages is None)):
+            continue  # cannot report
+        if (
+            v is not None
+            and v.ages is not None
+            and v.answered is not None
+            and v.answered >= since
+            and v.epoch >= m.config_epoch
+            and v.ages.get(runid, 0) >= silence
+        ):
+            continue  # it has not heard the peer for `silence` either
+        possible += 1
+    return possible >= o.need - 1
 
 
 def _heartbeats(w: World, ctx: Ctx, m: Master, o: Ownership, lease: int, waiting: set[str]) -> None:
@@ -652,7 +700,7 @@ def next_deadline(w: World, now: int) -> int | None:
             if li is not None and li.cc.id is None and li.cc.last_attempt is not None:
                 at(li.cc.last_attempt + FENCE_RECONNECT)
         hb = heartbeat_ms(lease)
-        urgent = o.lease and not o.current
+        urgent = (o.lease and not o.current) or bool(o.waiting)
         for runid, v in o.peers.items():
             if v.sent_at is not None:
                 at(v.sent_at + (POLL_PERIOD if urgent or runid in o.waiting else hb))
@@ -704,4 +752,15 @@ def vip_status(w: World, name: str, now: int) -> list[tuple[str, Reply]] | Error
         ("fence-error", o.fence_error),
         ("last-error", o.last_error),
         ("state-age-ms", str(max(0, now - o.changed_at))),
+        ("peer-ages", peer_ages(m, now)),
     ]
+
+
+def peer_ages(m: Master, now: int) -> str:
+    """`runid:ms,...`: per known peer, how long since we last heard it on our link (since it was
+    added if never); a peer deciding whether a silent holder's lease lapsed reads it."""
+    return ",".join(
+        f"{p.runid}:{max(0, now - max(p.last_reply_time or 0, p.last_avail_time))}"
+        for p in m.peers.values()
+        if p.runid is not None
+    )

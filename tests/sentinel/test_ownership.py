@@ -322,12 +322,6 @@ def _asymmetric_failover(c: VipCluster) -> int:
     return cut_at
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="open (docs/simulation.md, the --vip core finding): ownership._waiting clears a holder on "
-    "the silence of our own link alone, which an asymmetric partition defeats",
-)
 @pytest.mark.parametrize("seed", range(3))
 def test_asymmetric_cut_silent_holder_is_not_clear_while_a_third_answers_it(seed: int) -> None:
     """Host 1 hears nothing from host 0's sentinel, but host 2 still does (and answers it): host
@@ -346,12 +340,6 @@ def test_asymmetric_cut_silent_holder_is_not_clear_while_a_third_answers_it(seed
     c.run_until(lambda: c.holders() == [1], limit=10_000, step=5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="open (docs/simulation.md, the --vip core finding): ownership._waiting clears a holder on "
-    "the silence of our own link alone, which an asymmetric partition defeats",
-)
 def test_asymmetric_cut_then_the_third_loses_the_holder_too() -> None:
     """The same, then host 2 is cut from host 0 as well: once host 2 reports not having heard
     host 0 for T_lease + margin, host 0's lease has lapsed everywhere and host 1 takes the VIP."""
