@@ -76,8 +76,15 @@ def announced_master(d: TrialData) -> list[tuple[float, str, int]]:
     return out
 
 
-def vip_intervals(d: TrialData) -> dict[str, list[tuple[float, float]]]:
-    """Per host, the intervals in which it held the VIP (on an interface that was up)."""
+def vip_intervals(d: TrialData, certain: bool = True) -> dict[str, list[tuple[float, float]]]:
+    """Per host, the intervals in which it held the VIP (on an interface that was up).
+
+    `certain=True`: only what the samples prove (from the read that first saw it held to the
+    last read that still saw it), for dual holders; `certain=False`: everything that may have been
+    held (from the previous read before the first sight to the read that saw it gone), for time
+    with no holder. A sampler reads every 10 ms, so the two differ by up to a read period at
+    each end; records without the previous read's time count as exact."""
+    pkey = "pt" if d.clock == "t" else "pw"
     out: dict[str, list[tuple[float, float]]] = {}
     for h, recs in d.samples.items():
         iv: list[tuple[float, float]] = []
@@ -86,10 +93,13 @@ def vip_intervals(d: TrialData) -> dict[str, list[tuple[float, float]]]:
             if r.get("k") != "vip":
                 continue
             holds = bool(r["held"]) and bool(r["up"])
+            seen, before = r[d.clock], r.get(pkey, r[d.clock])
             if holds and since is None:
-                since = r[d.clock]
+                since = seen if certain else before
             elif not holds and since is not None:
-                iv.append((since, r[d.clock]))
+                end = before if certain else seen
+                if end > since:
+                    iv.append((since, end))
                 since = None
         if since is not None:
             iv.append((since, d.t_end))
@@ -98,25 +108,30 @@ def vip_intervals(d: TrialData) -> dict[str, list[tuple[float, float]]]:
 
 
 def holder_counts(d: TrialData, start: float, end: float) -> tuple[float, float]:
-    """Seconds with >= 2 holders and with 0 holders between start and end."""
-    edges: list[tuple[float, int]] = []
-    for iv in vip_intervals(d).values():
-        for a, b in iv:
-            a, b = max(a, start), min(b, end)
-            if a < b:
-                edges += [(a, 1), (b, -1)]
-    edges.sort()
-    dual = none = 0.0
-    n = 0
-    prev = start
-    for t, delta in [*edges, (end, 0)]:
-        if n >= 2:
-            dual += t - prev
-        elif n == 0:
-            none += t - prev
-        n += delta
-        prev = t
-    return dual, none
+    """Seconds with >= 2 holders (proved by the samples) and with 0 holders (no host may have
+    held it) between start and end."""
+
+    def sweep(certain: bool) -> tuple[float, float]:
+        edges: list[tuple[float, int]] = []
+        for iv in vip_intervals(d, certain=certain).values():
+            for a, b in iv:
+                a, b = max(a, start), min(b, end)
+                if a < b:
+                    edges += [(a, 1), (b, -1)]
+        edges.sort()
+        dual = none = 0.0
+        n = 0
+        prev = start
+        for t, delta in [*edges, (end, 0)]:
+            if n >= 2:
+                dual += t - prev
+            elif n == 0:
+                none += t - prev
+            n += delta
+            prev = t
+        return dual, none
+
+    return sweep(True)[0], sweep(False)[1]
 
 
 def role_intervals(d: TrialData) -> dict[str, list[tuple[float, float, str]]]:

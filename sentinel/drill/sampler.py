@@ -3,7 +3,8 @@
 Runs on each lab host (inside its namespace) and prints JSON lines to stdout, each with the
 monotonic time `t` and the wall time `w` of the observation:
 
-    {"k": "vip", "held": bool, "up": bool}                    VIP on the interface / link up
+    {"k": "vip", "held": bool, "up": bool, "pt": float, "pw": float}   VIP on the interface / link up
+                                                               (changed after pt/pw, the previous read's start)
     {"k": "srv", "role": "master"|"slave"|null, "master": "ip:port"|null, "link": str|null, "run_id": str|null}
     {"k": "sen", "master": "ip:port"|null, "epoch": int|null, "failover": bool}
     {"k": "tick", "vip_gap_ms": float}                         every second: the longest pause between VIP looks
@@ -48,8 +49,10 @@ def vip_loop(vip: str, iface: str, every: float) -> None:
     gap = 0.0
     prev = time.monotonic()
     next_tick = prev + 1.0
+    read_t, read_w = prev, time.time()  # when the previous read started
     with IPRoute() as ipr:
         while not _stop.is_set():
+            started_t, started_w = time.monotonic(), time.time()
             held = up = False
             try:
                 idx = ipr.link_lookup(ifname=iface)
@@ -65,8 +68,11 @@ def vip_loop(vip: str, iface: str, every: float) -> None:
             gap = max(gap, now - prev)
             prev = now
             if (held, up) != last:
-                emit({"k": "vip", "held": held, "up": up})
+                # The change happened after the previous read started (pt/pw) and before this
+                # record's t/w: the checker needs both ends to tell a real overlap from sampling.
+                emit({"k": "vip", "held": held, "up": up, "pt": read_t, "pw": read_w})
                 last = (held, up)
+            read_t, read_w = started_t, started_w
             if now >= next_tick:
                 emit({"k": "tick", "vip_gap_ms": round(gap * 1000, 1)})
                 gap = 0.0

@@ -84,6 +84,25 @@ def test_checker_a_clean_failover_passes() -> None:
     assert r["passed"], r["targets"]
 
 
+def test_checker_tells_sampling_from_a_real_overlap() -> None:
+    """Each sampler reads every ~10 ms and records a change with the previous read's start
+    (pt): a release seen 4 ms after the successor's add is no proof of two holders when the
+    last read that still saw the VIP started before the add was seen; an overlap the reads
+    bracket is one; and time with no holder counts only what no host may have held."""
+
+    def vip(t: float, held: bool, pt: float) -> dict[str, Any]:
+        return {**_vip(t, held), "pt": pt, "pw": 1e9 + pt}
+
+    d = _trial()
+    d.samples["host1"][-1] = vip(3.505, False, 3.495)  # gone between 3.495 and 3.505
+    d.samples["host2"][-1] = vip(3.501, True, 3.491)  # added between 3.491 and 3.501
+    m = check(d)["metrics"]
+    assert m["vip_dual_holder_ms"] == 0 and m["vip_no_holder_ms"] == 0
+    d.samples["host1"][-1] = vip(3.62, False, 3.61)  # still seen at 3.61, after host2's add at 3.501
+    m = check(d)["metrics"]
+    assert m["vip_dual_holder_ms"] == pytest.approx(109, abs=0.1)
+
+
 def test_checker_finds_lost_waits_dual_holders_fenced_acks_and_slow_failover() -> None:
     d = _trial()
     d.verify = {"missing": [4, 5], "wrong": [6]}  # 4, 6: WAIT-1 acknowledged; 5: plain SET
