@@ -78,7 +78,15 @@ def test_idle_timeout_spares_subscribers_blocked_and_active_clients(start_server
         assert idle.wait_closed(timeout=5) == b""  # closed silently, as Redis does
         assert sub.call("PING") == b"*2\r\n$4\r\npong\r\n$0\r\n\r\n"
         assert active.call("RPUSH", "to:list", "x") == b":1\r\n"
-        assert blocked.read() == b"*2\r\n$7\r\nto:list\r\n$1\r\nx\r\n"
+        if not stock:
+            assert blocked.read() == b"*2\r\n$7\r\nto:list\r\n$1\r\nx\r\n"
+            return
+        # Stock can free the client it just unblocked (idle > timeout, no longer blocked) in the
+        # serverCron of the same event-loop turn, before its reply is written: a rare race of its own.
+        try:
+            assert blocked.read() == b"*2\r\n$7\r\nto:list\r\n$1\r\nx\r\n"
+        except Closed as e:
+            assert e.args == (b"",), e.args
 
 
 @BOTH
