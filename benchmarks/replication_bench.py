@@ -27,29 +27,13 @@ from pathlib import Path
 import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from server_bench import free_port, load_keys, pin, wait_port
+import server_bench
+from server_bench import free_port, load_keys
 
 
 def start(kind: str, port: int, workdir: Path, *extra: str, cpu: int = 1) -> subprocess.Popen[bytes]:
-    common = [
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        str(workdir),
-        "--repl-diskless-sync-delay",
-        "0",
-        *extra,
-    ]
-    argv = [sys.executable, "-m", "server", *common] if kind == "hasentinel" else ["redis-server", *common]
-    p = subprocess.Popen([*pin(cpu), *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_port(port)
-    return p
+    """server_bench's server, with replicas synced at once (no diskless delay)."""
+    return server_bench.start(kind, port, workdir, "--repl-diskless-sync-delay", "0", *extra, cpu=cpu)
 
 
 def full_sync(kind: str, keys: int, tmp: Path) -> float:

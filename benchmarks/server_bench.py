@@ -53,7 +53,8 @@ def pin(cpu: int) -> list[str]:
     return []
 
 
-def start(kind: str, port: int, workdir: Path) -> subprocess.Popen[bytes]:
+def start(kind: str, port: int, workdir: Path, *extra: str, cpu: int = 1) -> subprocess.Popen[bytes]:
+    """A server of `kind` (hasentinel or redis) without persistence, pinned to `cpu`."""
     common = [
         "--port",
         str(port),
@@ -65,9 +66,10 @@ def start(kind: str, port: int, workdir: Path) -> subprocess.Popen[bytes]:
         "no",
         "--dir",
         str(workdir),
+        *extra,
     ]
     argv = [sys.executable, "-m", "server", *common] if kind == "hasentinel" else ["redis-server", *common]
-    p = subprocess.Popen([*pin(1), *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen([*pin(cpu), *argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port)
     return p
 

@@ -14,6 +14,8 @@ on one kernel); when false the checker uses the wall times (keep the VMs NTP-syn
 from __future__ import annotations
 
 import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
@@ -107,3 +109,49 @@ class LabBackend(Protocol):
 
     def clear_netem(self, host: str) -> None:
         """Remove the host's netem."""
+
+
+class _Probed(Protocol):
+    """What `cluster_health` reads of a lab (read-only, so properties do)."""
+
+    @property
+    def hosts(self) -> tuple[str, ...]: ...
+    @property
+    def vip(self) -> str: ...
+    @property
+    def master_name(self) -> str: ...
+    @property
+    def server_port(self) -> int: ...
+    @property
+    def sentinel_port(self) -> int: ...
+    def run(self, node: str, argv: list[str], timeout: float = 10.0) -> subprocess.CompletedProcess[str]: ...
+
+
+def cluster_health(lab: _Probed) -> str | None:
+    """None when `lab` is healthy as `up` promises (a write through the VIP works and every
+    sentinel knows two replicas and two peers), else what is missing."""
+    r = lab.run(CLIENT, ["redis-cli", "-h", lab.vip, "-p", str(lab.server_port), "SET", "drill:probe", "1"])
+    if r.stdout.strip() != "OK":
+        return f"write through the VIP: {(r.stdout + r.stderr).strip()}"
+    for h in lab.hosts:
+        r = lab.run(h, ["redis-cli", "-p", str(lab.sentinel_port), "SENTINEL", "MASTER", lab.master_name])
+        f = r.stdout.split("\n")
+        kv = dict(zip(f[0::2], f[1::2], strict=False))
+        if kv.get("num-slaves") != "2" or kv.get("num-other-sentinels") != "2":
+            return f"sentinel on {h}: {kv.get('num-slaves')} replicas, {kv.get('num-other-sentinels')} peers"
+    return None
+
+
+def wait_healthy(
+    check: Callable[[], str | None], timeout: float, period: float, sleep: Callable[[float], None] = time.sleep
+) -> str | None:
+    """Run `check` every `period` s until it says healthy (None) or `timeout` s passed; returns
+    its last answer."""
+    deadline = time.monotonic() + timeout
+    why = check()
+    for _ in range(int(timeout / period) + 1):
+        if why is None or time.monotonic() >= deadline:
+            break
+        sleep(period)
+        why = check()
+    return why

@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Interface, IPv4Network
 from pathlib import Path
 
-from sentinel.drill.backend import CLIENT, LabProfile, Netem, Service
-from sentinel.lab.lab import Proc, State, locked, proc_start
+from sentinel.drill.backend import CLIENT, LabProfile, Netem, Service, cluster_health, wait_healthy
+from sentinel.lab.lab import Proc, State, locked, proc_start, spawn_in_netns
 from sentinel.lab.netns import Segment, delete_netns, ip, list_netns, netns_pids
 
 REPO = Path(__file__).resolve().parents[2]
@@ -282,54 +282,27 @@ class NetnsLab:
         d = self.state_dir / host
         env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
         env["HASENTINEL_PYTHON"] = self.python
-        with open(d / "supervise.log", "ab") as log:
-            p = subprocess.Popen(
-                ["ip", "netns", "exec", self.ns(host), str(self.bin_dir() / "hasentinel"), "supervise",
-                 str(d / "etc" / "host.toml")],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-                start_new_session=True, cwd=d,
-            )  # fmt: skip
-        start = None
-        for _ in range(100):
-            start = proc_start(p.pid)
-            if start is not None:
-                break
-            time.sleep(0.01)
-        if start is None:
-            raise DrillLabError(f"the supervisor of {host} exited at once; see {d / 'supervise.log'}")
-        self._state.procs.append(Proc(host, p.pid, start))
+        argv = [str(self.bin_dir() / "hasentinel"), "supervise", str(d / "etc" / "host.toml")]
+        self._spawn(host, argv, env, d / "supervise.log", "the supervisor")
+
+    def _spawn(self, host: str, argv: list[str], env: dict[str, str], log_path: Path, what: str) -> None:
+        """Start `argv` in the host's namespace and record it (killed by PID at `down`)."""
+        assert self._state is not None
+        proc = spawn_in_netns(host, self.ns(host), argv, env, log_path, self.state_dir / host)
+        if proc is None:
+            raise DrillLabError(f"{what} of {host} exited at once; see {log_path}")
+        self._state.procs.append(proc)
         self._save()
 
     def _healthy(self) -> str | None:
-        """None when healthy, else what is missing."""
-        r = self.run(
-            CLIENT, ["redis-cli", "-h", self.vip, "-p", str(self.server_port), "SET", "drill:probe", "1"]
-        )
-        if r.stdout.strip() != "OK":
-            return f"write through the VIP: {(r.stdout + r.stderr).strip()}"
-        for h in self.hosts:
-            r = self.run(
-                h, ["redis-cli", "-p", str(self.sentinel_port), "SENTINEL", "MASTER", self.master_name]
-            )
-            f = r.stdout.split("\n")
-            kv = dict(zip(f[0::2], f[1::2], strict=False))
-            if kv.get("num-slaves") != "2" or kv.get("num-other-sentinels") != "2":
-                return (
-                    f"sentinel on {h}: {kv.get('num-slaves')} replicas, {kv.get('num-other-sentinels')} peers"
-                )
-        return None
+        """None when healthy, else what is missing (a hung probe counts as "timeout")."""
+        try:
+            return cluster_health(self)
+        except subprocess.TimeoutExpired:
+            return "timeout"
 
     def _wait_healthy(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        why: str | None = "not checked"
-        for _ in range(int(timeout / 0.25) + 1):
-            try:
-                why = self._healthy()
-            except subprocess.TimeoutExpired:
-                why = "timeout"
-            if why is None or time.monotonic() >= deadline:
-                break
-            time.sleep(0.25)
+        why = wait_healthy(self._healthy, timeout, 0.25)
         if why is not None:
             raise DrillLabError(f"the drill lab did not become healthy within {timeout:.0f} s: {why}")
 

@@ -22,15 +22,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import time
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 from pathlib import Path
 
 from sentinel.drill.backend import Service
 from sentinel.drill.netns import EXAMPLES, REPO, DrillLabError, NetnsLab, _cmdline
-from sentinel.lab.lab import Proc, proc_start
 from sentinel.lab.netns import netns_pids
 
 PROGRAMS: dict[str, str] = {"server": "redis-server", "sentinel": "redis-sentinel"}
@@ -108,22 +105,7 @@ class StockNetnsLab(NetnsLab):
         )
         log_path = d / f"{program}.log"
         loop = ["sh", "-c", RESTART_LOOP, RESTART_TAG, str(self.restart_delay), exe, str(conf)]
-        with open(log_path, "ab") as log:
-            p = subprocess.Popen(
-                ["ip", "netns", "exec", self.ns(host), *loop],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-                start_new_session=True, cwd=d,
-            )  # fmt: skip
-        start = None
-        for _ in range(100):
-            start = proc_start(p.pid)
-            if start is not None:
-                break
-            time.sleep(0.01)
-        if start is None:
-            raise DrillLabError(f"{program} of {host} exited at once; see {log_path}")
-        self._state.procs.append(Proc(host, p.pid, start))
-        self._save()
+        self._spawn(host, loop, env, log_path, program)
 
     def _start_supervisor(self, host: str) -> None:
         """The restart loops (the units) of the sentinel, then of the server."""

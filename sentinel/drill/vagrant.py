@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sentinel.drill.backend import CLIENT, LabProfile, Netem, Service
+from sentinel.drill.backend import CLIENT, LabProfile, Netem, Service, cluster_health, wait_healthy
 from sentinel.drill.netns import seed_dataset, sentinel_id
 
 REPO = Path(__file__).resolve().parents[2]
@@ -316,33 +316,8 @@ class VagrantLab:
             self._must(h, ["systemctl", "start", self.unit], timeout=200)  # Type=notify: READY=1
         self._wait_healthy(timeout)
 
-    def _healthy(self) -> str | None:
-        """None when healthy, else what is missing (as NetnsLab)."""
-        r = self.run(
-            CLIENT, ["redis-cli", "-h", self.vip, "-p", str(self.server_port), "SET", "drill:probe", "1"]
-        )
-        if r.stdout.strip() != "OK":
-            return f"write through the VIP: {(r.stdout + r.stderr).strip()}"
-        for h in self.hosts:
-            r = self.run(
-                h, ["redis-cli", "-p", str(self.sentinel_port), "SENTINEL", "MASTER", self.master_name]
-            )
-            f = r.stdout.split("\n")
-            kv = dict(zip(f[0::2], f[1::2], strict=False))
-            if kv.get("num-slaves") != "2" or kv.get("num-other-sentinels") != "2":
-                return (
-                    f"sentinel on {h}: {kv.get('num-slaves')} replicas, {kv.get('num-other-sentinels')} peers"
-                )
-        return None
-
     def _wait_healthy(self, timeout: float, sleep: Callable[[float], None] = time.sleep) -> None:
-        deadline = time.monotonic() + timeout
-        why: str | None = "not checked"
-        while True:
-            why = self._healthy()
-            if why is None or time.monotonic() >= deadline:
-                break
-            sleep(0.5)
+        why = wait_healthy(lambda: cluster_health(self), timeout, 0.5, sleep)
         if why is not None:
             raise VagrantLabError(
                 f"the vagrant drill cluster did not become healthy within {timeout:.0f} s: {why}"

@@ -359,25 +359,34 @@ def wait_healthy(timeout: float, procs: list[Proc] | None = None) -> bool:
 
 def _spawn(host: str, argv: list[str], env: dict[str, str], log_path: Path) -> Proc:
     """Start `argv` in the namespace of `host` (own session, output to `log_path`)."""
+    proc = spawn_in_netns(host, ns_name(host), argv, env, log_path, log_path.parent, tries=50)
+    if proc is None:
+        raise LabError(f"{argv[0]} for {host} exited at once; see {log_path}")
+    return proc
+
+
+def spawn_in_netns(
+    host: str, ns: str, argv: list[str], env: dict[str, str], log_path: Path, cwd: Path, tries: int = 100
+) -> Proc | None:
+    """Start `argv` in namespace `ns` in its own session, output appended to `log_path`; its
+    Proc (pid + start time, to kill it by PID later), or None when it is gone within
+    `tries` x 10 ms."""
     with open(log_path, "ab") as log:
         p = subprocess.Popen(
-            ["ip", "netns", "exec", ns_name(host), *argv],
+            ["ip", "netns", "exec", ns, *argv],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,
-            cwd=log_path.parent,
+            cwd=cwd,
         )
-    start = None
-    for _ in range(50):
+    for _ in range(tries):
         start = proc_start(p.pid)
         if start is not None:
-            break
+            return Proc(host, p.pid, start)
         time.sleep(0.01)
-    if start is None:
-        raise LabError(f"{argv[0]} for {host} exited at once; see {log_path}")
-    return Proc(host, p.pid, start)
+    return None
 
 
 def _host_env(d: Path) -> dict[str, str]:
