@@ -23,6 +23,7 @@ from sentinel.core.actions import (
     VipAcquire,
     VipAnnounce,
     VipRelease,
+    VipRenew,
 )
 from sentinel.core.config import ConfigError, MasterConfig, SentinelConfig, parse_config
 from sentinel.core.core import CoreError, SentinelCore
@@ -105,5 +106,6 @@ __all__ = [
     "VipDone",
     "VipObserved",
     "VipRelease",
+    "VipRenew",
     "parse_config",
 ]

@@ -124,11 +124,30 @@ class Crash:
 @dataclass(frozen=True, slots=True)
 class VipAcquire:
     """Ours: add `vip` (a.b.c.d/N) to `iface`, then announce it (GARP burst + repeat + refresh);
-    answer with `VipDone(master, "acquire", ok, error)`. Idempotent (already present: ok)."""
+    answer with `VipDone(master, "acquire", ok, error)`. Idempotent (already present: ok).
+
+    `expires`: the core's ms by which the kernel must have dropped the address unless a
+    `VipRenew` extends it (an address lifetime in whole seconds, counted from when the runtime
+    executes the action: floor((expires - now) / 1 s), at least 1 or the acquire fails); None:
+    a permanent address."""
 
     master: str
     vip: str
     iface: str
+    expires: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VipRenew:
+    """Ours: the held `vip` gets a new kernel lifetime ending no later than `expires` (core ms),
+    the lease having moved on. Never adds a missing address (it is reported with `VipObserved`);
+    skipped when less than a whole second is left (the previous, earlier lifetime stands). No
+    `VipDone`: a renewal is not an operation of the ownership state machine."""
+
+    master: str
+    vip: str
+    iface: str
+    expires: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +182,7 @@ Action: TypeAlias = (
     | ReplyTo
     | Crash
     | VipAcquire
+    | VipRenew
     | VipRelease
     | VipAnnounce
 )

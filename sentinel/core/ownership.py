@@ -34,6 +34,15 @@ For every master with `sentinel vip`, at the end of every step (`evaluate_all`):
   entitled (a round trip or two), since the server may be a stale master nobody watched.
   Losing entitlement for another reason acts at once.
 
+* **the address's lifetime**: the kernel itself drops the address when our lease would no
+  longer cover it, even if this process is frozen (SIGSTOP, a stalled VM thread, swap) or
+  killed without its supervisor's clean-up: every address we add carries a lifetime (whole
+  seconds, the kernel's unit), renewed as the lease moves on (`VipRenew`), ending no later than
+  `address_deadline` = lease end + margin - (one heartbeat + a round trip + the kernel's lag):
+  before a successor's T_lease + margin wait can end (docs/vip.md, "The address lifetime").
+  If T_lease + margin is too short for a whole second to fit, addresses are permanent (shown in
+  VIP-STATUS as `address-lifetime off`).
+
 Heartbeats: VIP-STATUS to every peer every T_lease / 4 (stock peers: PING), and every
 POLL_PERIOD to the peers we are waiting for. The runtime executes `VipAcquire` / `VipRelease` in
 order and answers `VipDone`; it feeds `VipObserved` with what the interface really carries right
@@ -45,7 +54,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from sentinel.core.actions import Channel, Level, VipAcquire, VipAnnounce, VipRelease
+from sentinel.core.actions import Channel, Level, VipAcquire, VipAnnounce, VipRelease, VipRenew
 from sentinel.core.config import VipSettings
 from sentinel.core.info import Role
 from sentinel.core.links import event, open_link, send, send_cmd, send_ping
@@ -63,6 +72,14 @@ RETRY_DELAY = 1_000
 DEFAULT_FENCE = 60_000
 """CLIENT PAUSE duration of the fence when `vip-fence-ms` is not set (renewed every quarter)."""
 STATUS_COMMAND = "VIP-STATUS"
+ROUND_TRIP = 50
+"""Budget for a reply's delivery, in the address deadline (ms)."""
+KERNEL_LAG = 100
+"""How late the kernel may drop an expired address (measured: 15-35 ms; its check runs on a
+timer rounded to the second, and at every address change) plus the gap between the core's
+decision and the netlink call (ms)."""
+SECOND = 1000
+"""The kernel's unit for address lifetimes (ms)."""
 
 
 class AddrState(StrEnum):
@@ -140,6 +157,9 @@ class Ownership:
     fence_link: int | None = None
     fence_sent: int | None = None
     fence_error: str = ""
+    expires: int | None = None
+    """When the kernel drops the address unless renewed (our estimate, core ms); None: permanent,
+    or not set by us yet (an address found at start)."""
     peers: dict[str, PeerVip] = field(default_factory=dict)
 
     @property
@@ -171,6 +191,27 @@ def lead_ms(lease: int) -> int:
     """How long before the lease runs out we release and fence: min(250, T_lease / 5). It covers
     a late tick and the delivery of the CLIENT PAUSE, so the fence is in force by the deadline."""
     return min(250, lease // 5)
+
+
+def address_deadline(m: Master, cfg: VipSettings, until: int) -> int:
+    """The latest moment the kernel may still carry the address, for a lease that ends at
+    `until`. A successor acquires no earlier than T_lease + margin after it last heard us; our
+    lease may rest on a reply up to one heartbeat (VIP-STATUS every T_lease / 4, PING every
+    second) and a round trip younger than that, and the kernel drops an expired address a little
+    late."""
+    lease = lease_ms(m, cfg)
+    return until + margin_ms(m, cfg) - min(heartbeat_ms(lease), SECOND) - ROUND_TRIP - KERNEL_LAG
+
+
+def lifetimes_possible(m: Master, cfg: VipSettings) -> bool:
+    """Whether a whole second fits between a fresh lease and its address deadline (else the
+    address is permanent: the kernel cannot count less than a second)."""
+    return address_deadline(m, cfg, lease_ms(m, cfg)) >= SECOND
+
+
+def renew_step(lease: int) -> int:
+    """Renew the lifetime when it would move on by at least this much (ms)."""
+    return min(heartbeat_ms(lease), SECOND) // 2
 
 
 def startup_ms(lease: int) -> int:
@@ -415,7 +456,8 @@ def evaluate(w: World, ctx: Ctx, m: Master, cfg: VipSettings) -> None:
             if p.runid is not None and not _fresh(o.peers.get(p.runid), p, o.lease_since)
         }
     _heartbeats(w, ctx, m, o, lease_len, urgent)
-    _address(w, ctx, m, o, entitled, startup, local_is_master)
+    _address(w, ctx, m, cfg, o, entitled, startup, local_is_master)
+    _lifetime(ctx, m, cfg, o)
     _fence(w, ctx, m, cfg, o, entitled, local_is_master)
 
 
@@ -547,7 +589,14 @@ def _name_of(w: World, o: Ownership) -> str:
 
 
 def _address(
-    w: World, ctx: Ctx, m: Master, o: Ownership, entitled: bool, startup: bool, local_is_master: bool
+    w: World,
+    ctx: Ctx,
+    m: Master,
+    cfg: VipSettings,
+    o: Ownership,
+    entitled: bool,
+    startup: bool,
+    local_is_master: bool,
 ) -> None:
     now = ctx.now
     if not entitled:
@@ -569,7 +618,39 @@ def _address(
         event(
             w, ctx, Level.NOTICE, "+vip-acquire", m, m, f" vip {o.vip} dev {o.iface} epoch {m.config_epoch}"
         )
-        ctx.emit(VipAcquire(m.name, o.vip, o.iface))
+        expires = _acquire_expiry(m, cfg, o, now)
+        o.expires = None if expires is None else now + max(SECOND, (expires - now) // SECOND * SECOND)
+        ctx.emit(VipAcquire(m.name, o.vip, o.iface, expires))
+
+
+def _acquire_expiry(m: Master, cfg: VipSettings, o: Ownership, now: int) -> int | None:
+    """The acquire's deadline (None: permanent). At least a second: when the deadline is nearer
+    than that (the latest reply is a few hundred ms old), the first lifetime is one second and
+    the next reply's renewal brings it back within the bound."""
+    if o.lease_forever or o.lease_until is None or not lifetimes_possible(m, cfg):
+        return None
+    return max(address_deadline(m, cfg, o.lease_until), now + SECOND)
+
+
+def _lifetime(ctx: Ctx, m: Master, cfg: VipSettings, o: Ownership) -> None:
+    """Renew the held address's lifetime as the lease moves on (module docstring)."""
+    if (
+        o.addr is not AddrState.HELD
+        or o.inflight
+        or not o.entitled
+        or o.lease_forever
+        or o.lease_until is None
+        or not lifetimes_possible(m, cfg)
+    ):
+        return
+    now = ctx.now
+    target = address_deadline(m, cfg, o.lease_until)
+    if target - now < SECOND:
+        return  # the current, earlier lifetime stands
+    new = now + (target - now) // SECOND * SECOND
+    if o.expires is None or new - o.expires >= renew_step(lease_ms(m, cfg)):
+        o.expires = new
+        ctx.emit(VipRenew(m.name, o.vip, o.iface, target))
 
 
 def local_instance(w: World, ctx: Ctx, m: Master, cfg: VipSettings, local_is_master: bool) -> Instance:
@@ -752,8 +833,17 @@ def vip_status(w: World, name: str, now: int) -> list[tuple[str, Reply]] | Error
         ("fence-error", o.fence_error),
         ("last-error", o.last_error),
         ("state-age-ms", str(max(0, now - o.changed_at))),
+        ("address-lifetime", "on" if lifetimes_possible(m, cfg) and not o.lease_forever else "off"),
+        ("address-expires-ms", _expires_in(o, now)),
         ("peer-ages", peer_ages(m, now)),
     ]
+
+
+def _expires_in(o: Ownership, now: int) -> str:
+    """Until the kernel drops the address, as we set it: ms, -1 permanent, "" not held by us."""
+    if o.addr is not AddrState.HELD:
+        return ""
+    return "-1" if o.expires is None else str(max(0, o.expires - now))
 
 
 def peer_ages(m: Master, now: int) -> str:

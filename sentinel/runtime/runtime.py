@@ -38,6 +38,7 @@ from sentinel.core.actions import (
     VipAcquire,
     VipAnnounce,
     VipRelease,
+    VipRenew,
 )
 from sentinel.core.config import SentinelConfig
 from sentinel.core.core import SentinelCore
@@ -126,8 +127,8 @@ class Runtime:
         """The port the metrics endpoint is bound to (once listening)."""
         self._failover_ids: dict[str, tuple[int, str]] = {}
         """master -> (epoch, failover id) of the failovers we run, for the logs."""
-        self.vip = vip if vip is not None else VipManager(config, self.feed)
-        """Executes VipAcquire / VipRelease / VipAnnounce (sentinel/runtime/vip.py)."""
+        self.vip = vip if vip is not None else VipManager(config, self.feed, clock=self.now)
+        """Executes VipAcquire / VipRenew / VipRelease / VipAnnounce (sentinel/runtime/vip.py)."""
         if self.vip.configured:
             self.metrics.vip_source = self._vip_samples
 
@@ -268,7 +269,7 @@ class Runtime:
             elif isinstance(a, KillScript):
                 log.warning("killing script", job=a.job, **self._failover_context())
                 self.scripts.kill(a.job)
-            elif isinstance(a, (VipAcquire, VipRelease, VipAnnounce)):
+            elif isinstance(a, (VipAcquire, VipRenew, VipRelease, VipAnnounce)):
                 self.vip.execute(a)
             elif isinstance(a, Crash):
                 self._crash(a.code)

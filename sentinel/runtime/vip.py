@@ -1,9 +1,12 @@
-"""The runtime half of the VIP rule: executes the core's VipAcquire / VipRelease / VipAnnounce.
+"""The runtime half of the VIP rule: executes the core's VipAcquire / VipRenew / VipRelease /
+VipAnnounce.
 
 Each action is executed when the core's step returns it (so in the core's order, one at a
 time): `AddressManager` (netlink, verified by reading back) and a `GarpAnnouncer` per VIP (burst
-+ repeat on acquire, refresh while held, silent after release). Every operation is answered with
-`VipDone`. Right after Start, and then every `check_period` seconds, a task reads whether the
++ repeat on acquire, refresh while held, silent after release). Every acquire and release is
+answered with `VipDone`. Address lifetimes are computed here, from the action's deadline and the
+clock at the moment of the netlink call, so a process that stalls between the core's decision
+and the call never sets a lifetime past the deadline. Right after Start, and then every `check_period` seconds, a task reads whether the
 interface carries the VIP and feeds `VipObserved` (the core ignores it while an operation is in
 flight, and adopts it otherwise: an address someone removed is added again if we are entitled,
 one someone added is removed if not).
@@ -27,7 +30,7 @@ from typing import Protocol
 import structlog
 import trio
 
-from sentinel.core.actions import VipAcquire, VipAnnounce, VipRelease
+from sentinel.core.actions import VipAcquire, VipAnnounce, VipRelease, VipRenew
 from sentinel.core.config import SentinelConfig
 from sentinel.core.events import Event, VipDone, VipObserved
 from sentinel.vip.announce import GarpAnnouncer
@@ -45,7 +48,9 @@ VERIFY_TIMEOUT = 0.2
 class Addresses(Protocol):
     """What the worker needs of `AddressManager` (tests substitute a fake)."""
 
-    def ensure_present(self, iface: str, vip: IPv4Interface) -> bool: ...
+    def ensure_present(self, iface: str, vip: IPv4Interface, lifetime: int | None = None) -> bool: ...
+
+    def renew(self, iface: str, vip: IPv4Interface, lifetime: int) -> bool: ...
 
     def ensure_absent(self, iface: str, vip: IPv4Interface) -> bool: ...
 
@@ -62,6 +67,9 @@ class _Vip:
     errors: int = 0
     last_error: str = ""
     present: bool | None = None
+    renewals: int = 0
+    expires: float | None = None
+    """When the kernel drops the address (clock ms), as last set; None: permanent or unknown."""
     history: list[tuple[float, str, bool, str]] = field(default_factory=list)
 
 
@@ -76,8 +84,11 @@ class VipManager:
         addresses: Addresses | None = None,
         timing: GarpTiming | None = None,
         check_period: float = CHECK_PERIOD,
+        clock: Callable[[], int] | None = None,
     ) -> None:
+        """`clock`: the core's milliseconds (default: Trio's clock), for lifetimes."""
         self._feed = feed
+        self._clock = clock or (lambda: int(trio.current_time() * 1000))
         self._addresses = addresses
         self._timing = timing or GarpTiming()
         self._check_period = check_period
@@ -116,7 +127,7 @@ class VipManager:
         self._nursery.start_soon(self._checker, v)
         return v
 
-    def execute(self, a: VipAcquire | VipRelease | VipAnnounce) -> None:
+    def execute(self, a: VipAcquire | VipRenew | VipRelease | VipAnnounce) -> None:
         """Carry out one action now (the core's step returned it)."""
         v = self.vips.get(a.master)
         if v is None or v.vip != IPv4Interface(a.vip) or v.iface != a.iface:
@@ -161,7 +172,34 @@ class VipManager:
             self._observe(v)
             await trio.sleep(self._check_period)
 
-    def _do(self, v: _Vip, a: VipAcquire | VipRelease | VipAnnounce) -> None:
+    def _seconds_until(self, expires: int) -> int:
+        """Whole seconds from now to `expires` (rounded down: never past it)."""
+        return (expires - self._clock()) // 1000
+
+    def _renew(self, v: _Vip, a: VipRenew) -> None:
+        seconds = self._seconds_until(a.expires)
+        if seconds < 1:
+            log.info("vip.renew_skipped", master=v.master, vip=str(v.vip), left_ms=a.expires - self._clock())
+            return
+        try:
+            present = self._addr.renew(v.iface, v.vip, seconds)
+        except VipError as e:
+            v.errors += 1
+            v.last_error = str(e)
+            log.error("vip.renew_failed", master=v.master, vip=str(v.vip), iface=v.iface, error=str(e))
+            return
+        if present:
+            v.renewals += 1
+            v.expires = self._clock() + seconds * 1000
+            return
+        log.warning("vip.renew_found_absent", master=v.master, vip=str(v.vip), iface=v.iface)
+        v.present, v.expires = False, None
+        self._feed(VipObserved(v.master, False))
+
+    def _do(self, v: _Vip, a: VipAcquire | VipRenew | VipRelease | VipAnnounce) -> None:
+        if isinstance(a, VipRenew):
+            self._renew(v, a)
+            return
         if isinstance(a, VipAnnounce):
             if v.announcer.policy.held:
                 v.announcer.reannounce()
@@ -172,13 +210,16 @@ class VipManager:
         t0 = time.perf_counter()
         try:
             if isinstance(a, VipAcquire):
-                changed = self._addr.ensure_present(v.iface, v.vip)
+                # At least a second (the core's floor); None: permanent.
+                seconds = None if a.expires is None else max(1, self._seconds_until(a.expires))
+                changed = self._addr.ensure_present(v.iface, v.vip, seconds)
                 v.present = True
+                v.expires = None if seconds is None else self._clock() + seconds * 1000
                 v.announcer.acquire()
             else:
                 v.announcer.release()
                 changed = self._addr.ensure_absent(v.iface, v.vip)
-                v.present = False
+                v.present, v.expires = False, None
         except VipError as e:
             v.errors += 1
             v.last_error = str(e)

@@ -33,6 +33,8 @@ ARPHRD_ETHER = 1
 VERIFY_TIMEOUT = 1.0
 """How long a change may take to become visible in a dump before we call it failed."""
 VERIFY_STEP = 0.02
+FOREVER = 0xFFFFFFFF
+"""The kernel's "infinite" address lifetime (seconds)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,9 +147,15 @@ class AddressManager:
                 out.append((int(msg["index"]), IPv4Interface(f"{local}/{msg['prefixlen']}")))
         return out
 
-    def _change(self, ipr: Any, command: str, index: int, iface: str, addr: IPv4Interface) -> None:
+    def _change(
+        self, ipr: Any, command: str, index: int, iface: str, addr: IPv4Interface, lifetime: int | None = None
+    ) -> None:
+        kw: dict[str, Any] = {}
+        if command != "del":
+            lft = FOREVER if lifetime is None else lifetime
+            kw = {"valid_lft": lft, "preferred_lft": lft}
         try:
-            ipr.addr(command, index=index, address=str(addr.ip), prefixlen=addr.network.prefixlen)
+            ipr.addr(command, index=index, address=str(addr.ip), prefixlen=addr.network.prefixlen, **kw)
         except NetlinkError as e:
             if e.code == errno.EPERM:
                 verb = "adding" if command == "add" else "removing"
@@ -210,27 +218,59 @@ class AddressManager:
                 if a.ip == ip
             ]
 
+    def lifetime(self, iface: str, vip: IPv4Interface) -> int | None:
+        """The address's remaining valid lifetime in seconds (None: permanent); KeyError if absent."""
+        with self._ipr() as ipr:
+            index = self._index(ipr, iface)
+            for msg in ipr.get_addr(family=socket.AF_INET, index=index):
+                local = _local_of(msg)
+                if msg["index"] == index and local == str(vip.ip) and msg["prefixlen"] == vip.network.prefixlen:
+                    info = msg.get_attr("IFA_CACHEINFO") or {}
+                    valid = int(info.get("ifa_valid", FOREVER))
+                    return None if valid == FOREVER else valid
+        raise KeyError(f"{vip} is not on {iface}")
+
     def has(self, iface: str, vip: IPv4Interface) -> bool:
         """Whether `iface` carries exactly `vip` (address and prefix length)."""
         return vip in self.addresses(iface)
 
     # -- changes ------------------------------------------------------------------------------
 
-    def ensure_present(self, iface: str, vip: IPv4Interface) -> bool:
-        """Make `vip` present on `iface`; True if we changed something.
+    def ensure_present(self, iface: str, vip: IPv4Interface, lifetime: int | None = None) -> bool:
+        """Make `vip` present on `iface`; True if we added it.
 
         The same address with another prefix length is replaced, so the kernel's connected route
-        matches the configuration.
+        matches the configuration. `lifetime`: seconds until the kernel drops the address by
+        itself (valid and preferred lifetime; None: permanent); an address already present gets
+        it too.
         """
+        if lifetime is not None and lifetime < 1:
+            raise ValueError("an address lifetime is at least one second")
         with self._ipr() as ipr:
             index = self._index(ipr, iface)
             same_ip = [a for _, a in self._addrs(ipr, index) if a.ip == vip.ip]
             if vip in same_ip:
+                self._change(ipr, "replace", index, iface, vip, lifetime)
                 return False
             for stale in same_ip:
                 self._change(ipr, "del", index, iface, stale)
-            self._change(ipr, "add", index, iface, vip)
+            self._change(ipr, "add", index, iface, vip, lifetime)
             self._verify(ipr, index, vip, True, iface)
+            return True
+
+    def renew(self, iface: str, vip: IPv4Interface, lifetime: int) -> bool:
+        """Give the present `vip` a new lifetime (seconds, at least 1); False, changing nothing,
+        if it is not there: a renewal never brings back an address that expired or was removed.
+        (The kernel would create it: an IPv4 "replace" does not need NLM_F_CREATE. Only the
+        kernel's own expiry, between our read and the change, can still race with it; the
+        sentinel renews only under a lease that entitles it to the address.)"""
+        if lifetime < 1:
+            raise ValueError("an address lifetime is at least one second")
+        with self._ipr() as ipr:
+            index = self._index(ipr, iface)
+            if vip not in [a for _, a in self._addrs(ipr, index) if a.ip == vip.ip]:
+                return False
+            self._change(ipr, "replace", index, iface, vip, lifetime)
             return True
 
     def ensure_absent(self, iface: str, vip: IPv4Interface | IPv4Address, missing_ok: bool = True) -> bool:

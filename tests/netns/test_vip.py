@@ -7,6 +7,7 @@ import itertools
 import shutil
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from ipaddress import IPv4Interface
 
@@ -76,6 +77,37 @@ def test_addresses_idempotent_and_verified(netns_lab: Callable[..., Lab]) -> Non
     assert mgr.ensure_absent("nope0", vip) is False
     with pytest.raises(InterfaceMissing):
         mgr.ensure_absent("nope0", vip, missing_ok=False)
+
+
+def test_address_lifetime_is_set_renewed_and_enforced_by_the_kernel(netns_lab: Callable[..., Lab]) -> None:
+    lab = netns_lab(1)
+    h = lab.hosts[0]
+    vip = lab.vip()
+    mgr = AddressManager(netns=h.name)
+    assert mgr.ensure_present("eth0", vip, lifetime=30) is True
+    assert 29 <= (mgr.lifetime("eth0", vip) or 0) <= 30
+    assert mgr.ensure_present("eth0", vip) is False  # present: made permanent, not re-added
+    assert mgr.lifetime("eth0", vip) is None
+    assert mgr.renew("eth0", vip, 1) is True
+    assert mgr.lifetime("eth0", vip) == 1
+    t0 = time.monotonic()
+    for _ in range(300):  # bounded: 3 s
+        if vip not in h.addresses():
+            break
+        time.sleep(0.01)
+    gone = time.monotonic() - t0
+    assert vip not in h.addresses(), "the kernel did not drop the address at the end of its lifetime"
+    assert 0.8 <= gone <= 1.5, gone
+    # a renewal never brings back an address that is gone
+    assert mgr.renew("eth0", vip, 5) is False
+    assert vip not in h.addresses()
+    with pytest.raises(KeyError):
+        mgr.lifetime("eth0", vip)
+    with pytest.raises(ValueError, match="at least one second"):
+        mgr.ensure_present("eth0", vip, lifetime=0)
+    with pytest.raises(ValueError, match="at least one second"):
+        mgr.renew("eth0", vip, 0)
+    assert h.address in h.addresses()
 
 
 async def test_async_wrappers_from_trio(netns_lab: Callable[..., Lab]) -> None:

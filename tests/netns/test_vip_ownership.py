@@ -484,34 +484,77 @@ def test_isolated_master_host_fences_itself_and_the_client_reaches_the_new_maste
     assert vlab.lab.neigh(vlab.vip) is not None and vlab.lab.neigh(vlab.vip).lladdr == new.host.mac  # type: ignore[union-attr]
 
 
-def test_dead_sentinel_on_the_master_host_keeps_the_vip_and_a_restart_does_not_blink(vlab: VipLab) -> None:
+def test_dead_sentinel_on_the_master_host_the_address_expires_and_a_restart_brings_it_back(
+    vlab: VipLab,
+) -> None:
+    """kill -9 of the master host's sentinel, nobody cleaning up (no supervisor here): the
+    kernel drops the VIP when the lifetime the sentinel last set runs out (T_lease 1 s: a one-
+    second lifetime), since nobody proves a lease for it any more; the master itself stays
+    writable. The restarted sentinel adds it again once entitled."""
     vlab.boot()
     old = vlab.nodes[0]
+    st = vlab.vip_status(old)
+    assert st.get("address-lifetime") == "on" and 0 < int(st["address-expires-ms"]) <= 1000, st
     probe = vlab.probe(60)
     time.sleep(0.5)
     t_kill = time.monotonic()
     vlab.kill9(old.sentinel)
-    time.sleep(5.0)
-    assert vlab.holders_now() == [old.host.name]
+    vlab.wait(lambda: vlab.holders_now() == [], 5, "the kernel drops the address")
+    t_gone = time.monotonic()
     assert vlab.ask(old, "SET", "k", "v") == "+OK"  # the master is fine and writable
-    t_restart = time.monotonic()
+    assert vlab.holders_now() == []  # and nobody else took it: nobody else is entitled
     vlab.start_sentinel(old)
-    vlab.wait(lambda: vlab.vip_status(old).get("entitled") == "1", 20, "the restarted sentinel is entitled")
-    time.sleep(2.0)
+    vlab.wait(lambda: vlab.holders_now() == [old.host.name], 20, "the restarted sentinel adds it again")
+    time.sleep(1.0)
     assert vlab.ask(old, "SET", "k", "w") == "+OK", vlab.trace()
     samples = probe.stop()
-    print(f"\n[kill -9 master's sentinel] timeline (ms after the kill): {timeline(samples, t_kill)}")
-    held = all(s["holders"] == [old.host.name] for s in samples if s["t"] >= t_kill)
-    assert held, f"{timeline(samples, t_kill)}\n{vlab.trace()}"
-    assert no_holder_gaps(samples, t_kill, samples[-1]["t"]) == []
-    assert t_restart > t_kill
+    print(
+        f"\n[kill -9 master's sentinel] address gone {1000 * (t_gone - t_kill):.0f} ms after the kill; "
+        f"timeline (ms after the kill): {timeline(samples, t_kill)}"
+    )
+    assert t_gone - t_kill <= T_LEASE / 1000 + 0.5, vlab.trace()
+    assert all(len(s["holders"]) <= 1 for s in samples)
+    assert all(s["holders"] in ([], [old.host.name]) for s in samples)
     st = vlab.vip_status(old)
     assert st.get("held") == "1" and st.get("fence") == "off", st
-    on, off = old.events("+vip-fence"), old.events("-vip-fence")
-    if on and off:  # the restarted sentinel paused writes until it was entitled
-        print(
-            f"[kill -9 master's sentinel] after the restart, writes paused from {on[-1]['timestamp']} to {off[-1]['timestamp']}"
+
+
+def test_frozen_sentinel_loses_the_address_before_the_failover_gives_it_away(vlab: VipLab) -> None:
+    """SIGSTOP the master host's sentinel, then kill -9 its server: the other two fail over and
+    the new master's host takes the VIP after T_lease + margin of silence. The frozen sentinel
+    can release nothing; the kernel drops its address when the lifetime runs out, before that
+    wait ends: never two holders (10 ms samples). After SIGCONT the old sentinel learns the new
+    epoch and does not take the VIP back."""
+    vlab.boot()
+    old = vlab.nodes[0]
+    assert old.sentinel is not None
+    probe = vlab.probe(60)
+    time.sleep(0.5)
+    t_stop = time.monotonic()
+    old.sentinel.send_signal(signal.SIGSTOP)
+    try:
+        time.sleep(0.1)
+        vlab.kill9(old.server)
+        new_host = vlab.wait(
+            lambda: next((h for h in vlab.holders_now() if h != old.host.name), None), 30, "a new holder"
         )
+        t_new = time.monotonic()
+    finally:
+        old.sentinel.send_signal(signal.SIGCONT)
+    time.sleep(3.0)
+    assert vlab.holders_now() == [new_host], vlab.trace()
+    samples = probe.stop()
+    tl = timeline(samples, t_stop)
+    print(f"\n[SIGSTOP master's sentinel + kill -9 server] timeline (ms after the stop): {tl}")
+    two = [s for s in samples if len(s["holders"]) > 1]
+    assert two == [], f"two holders: {two[:3]}\n{vlab.trace()}"
+    last_old = max((s["t"] for s in samples if old.host.name in s["holders"]), default=t_stop)
+    first_new = min(s["t"] for s in samples if new_host in s["holders"])
+    assert last_old < first_new
+    assert last_old - t_stop <= T_LEASE / 1000 + 0.5, tl
+    assert t_new > t_stop
+    st = vlab.vip_status(old)
+    assert st.get("held") == "0", st
 
 
 def _drop_caps(*caps: str) -> tuple[str, ...]:

@@ -1,9 +1,9 @@
 """The VIP ownership rule, lease and fence (sentinel/core/ownership.py) on three in-memory cores.
 
 `VipCluster` puts sentinel i on the same host as server i (10.0.0.{i+1}), executes the VIP
-actions (a per-host "address present" flag, answered with VipDone), answers SENTINEL VIP-STATUS
-between cores from the target's world, and models CLIENT PAUSE on the fake servers. After every
-step it checks that at most one host carries the VIP.
+actions (a per-host "address present" flag with the kernel's lifetime, answered with VipDone),
+answers SENTINEL VIP-STATUS between cores from the target's world, and models CLIENT PAUSE on
+the fake servers. After every step it checks that at most one host carries the VIP.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from sentinel.core import (
     VipAcquire,
     VipAnnounce,
     VipRelease,
+    VipRenew,
 )
 from sentinel.core.actions import Action
 from sentinel.core.config import ConfigError, parse_config
 from sentinel.core.events import CommandReply, VipDone, VipObserved
-from sentinel.core.ownership import AddrState, vip_status
+from sentinel.core.ownership import AddrState, address_deadline, vip_status
 from sentinel.core.replies import Reply
 from tests.sentinel.cluster import Addr, Cluster, FakeRedis, LinkInfo
 
@@ -42,6 +43,10 @@ class VipCluster(Cluster):
         self.cleanup = cleanup
         """A crashed sentinel's VIP is removed (what the supervisor does: python -m sentinel.vip.release)."""
         self.vip_on: dict[int, bool] = {}
+        self.vip_expires: dict[int, int | None] = {}
+        """When the kernel drops host i's address (None: permanent)."""
+        self.renewals: list[tuple[int, int, int]] = []
+        """(now, host, lifetime s) of every renewal carried out."""
         self.vip_log: list[tuple[int, int, str]] = []
         self.paused_until: dict[Addr, int] = {}
         self.announces: list[tuple[int, int]] = []
@@ -67,11 +72,21 @@ class VipCluster(Cluster):
 
     def apply(self, i: int, actions: list[Action]) -> None:
         for a in actions:
-            if isinstance(a, (VipAcquire, VipRelease)):
+            if isinstance(a, VipRenew):
+                seconds = (a.expires - self.now) // 1000
+                if seconds >= 1 and self.present(i):
+                    self.vip_expires[i] = self.now + seconds * 1000 + KERNEL_LAG
+                    self.renewals.append((self.now, i, seconds))
+                elif seconds >= 1:
+                    self.post((i, VipObserved(a.master, False)))
+            elif isinstance(a, (VipAcquire, VipRelease)):
                 op = "acquire" if isinstance(a, VipAcquire) else "release"
                 ok = i not in self.fail_ops
                 if ok:
                     self.vip_on[i] = op == "acquire"
+                    exp = a.expires if isinstance(a, VipAcquire) else None
+                    seconds = None if exp is None else max(1, (exp - self.now) // 1000)
+                    self.vip_expires[i] = None if seconds is None else self.now + seconds * 1000 + KERNEL_LAG
                 self.vip_log.append((self.now, i, op))
                 self.post((i, VipDone(a.master, op, ok, "" if ok else "boom")))
             elif isinstance(a, VipAnnounce):
@@ -110,13 +125,21 @@ class VipCluster(Cluster):
         super().check(i, core)
         # as the runtime does: a step may bring the next tick forward (a poll, the lease end)
         self.next_tick[i] = min(self.next_tick[i], self.now + core.next_tick_in())
-        holders = [h for h, on in self.vip_on.items() if on]
+        holders = self.holders()
         assert len(holders) <= 1, f"two VIP holders at {self.now}: {holders}"
 
     # --- observations -------------------------------------------------------------------------
 
+    def present(self, i: int) -> bool:
+        """Host i's interface carries the address (the kernel drops it when its lifetime ends)."""
+        exp = self.vip_expires.get(i)
+        if self.vip_on.get(i) and exp is not None and self.now >= exp:
+            self.vip_on[i], self.vip_expires[i] = False, None
+            self.vip_log.append((exp, i, "expired"))
+        return bool(self.vip_on.get(i))
+
     def holders(self) -> list[int]:
-        return sorted(h for h, on in self.vip_on.items() if on)
+        return [h for h in sorted(self.vip_on) if self.present(h)]
 
     def paused(self, addr: Addr) -> bool:
         return self.paused_until.get(addr, 0) > self.now
@@ -134,6 +157,8 @@ def _reply(tag: int, reply: Reply) -> CommandReply:
 
 
 MASTER = ("10.0.0.1", 6379)
+KERNEL_LAG = 35
+"""How late the kernel drops an expired address here (measured 15-35 ms)."""
 
 
 def settled(c: VipCluster) -> None:
@@ -266,18 +291,79 @@ def test_isolated_master_host_releases_and_fences_within_t_lease(seed: int) -> N
 
 
 def test_dead_sentinel_on_the_master_host_changes_nothing_and_restart_does_not_blink() -> None:
-    c = VipCluster(seed=6)
+    """With a lease long enough for the address to outlive a quick restart (T_lease 5 s: the
+    lifetime is about four seconds): nobody removes it, nobody else is entitled, the restarted
+    sentinel keeps it."""
+    c = VipCluster(seed=6, lease=5000)
     settled(c)
     c.crash_core(0)
-    c.run(10_000)
-    assert c.holders() == [0]  # nobody removes it, nobody else is entitled
+    c.run(2000)
+    assert c.holders() == [0]
     assert c.writable() == [MASTER]
     n_ops = len(c.vip_log)
     c.start_core(0)
-    c.run(3000)
+    c.run(10_000)
     assert c.holders() == [0]
-    assert "release" not in [op for _, h, op in c.vip_log[n_ops:] if h == 0]  # kept, never released
+    ops = [op for _, h, op in c.vip_log[n_ops:] if h == 0]
+    assert "release" not in ops and "expired" not in ops  # kept (an acquire of what is there is a no-op)
     assert c.writable() == [MASTER]
+
+
+def test_dead_sentinel_leaves_an_address_that_expires_with_its_lease() -> None:
+    """SIGKILL of the master host's sentinel with nobody cleaning up, then its server dies too:
+    the address goes by itself (its lifetime, within one lease of the last renewal), before the
+    new master's host takes it: never two holders (`check`), and the restarted sentinel finds it
+    gone and stays without it."""
+    c = VipCluster(seed=6)
+    settled(c)
+    w = c.core(0).world
+    o = w.ownership[NAME]
+    assert o.lease_until is not None
+    bound = address_deadline(w.masters[NAME], w.masters[NAME].settings.vip, o.lease_until)  # type: ignore[arg-type]
+    assert c.vip_expires[0] is not None and c.vip_expires[0] <= bound + KERNEL_LAG
+    crashed = c.now
+    c.crash_core(0)
+    c.kill(MASTER)
+    c.run_until(lambda: c.holders() == [], limit=5000, step=5)
+    gone = c.now
+    assert gone - crashed <= 1000 + KERNEL_LAG  # T_lease 1 s: a one-second lifetime
+    assert [op for _, h, op in c.vip_log if h == 0][-1] == "expired"
+    c.run_until(lambda: c.holders() not in ([], [0]), limit=20_000, step=5)
+    new = c.holders()[0]
+    acquired = max(t for t, h, op in c.vip_log if h == new and op == "acquire")
+    assert acquired > gone
+    c.restart(MASTER)
+    c.start_core(0)
+    c.run(5000)
+    assert c.holders() == [new]
+    assert not c.paused(c.master_addr(new))
+
+
+def test_the_holder_renews_its_lifetime_while_its_lease_holds() -> None:
+    """Healthy: the lifetime is renewed with the heartbeats, never runs out, and never reaches
+    past the address deadline of the lease in force at the renewal."""
+    c = VipCluster(seed=3)
+    settled(c)
+    first = len(c.renewals)
+    for _ in range(100):
+        c.run(100)
+        exp = c.vip_expires[0]
+        assert exp is not None and exp - c.now >= 500, (c.now, exp)
+    assert c.holders() == [0]
+    assert len(c.renewals) - first >= 30  # about one per VIP-STATUS reply (every 250 ms)
+    assert {s for _, h, s in c.renewals if h == 0} == {1}  # T_lease 1 s: one-second lifetimes
+    st = dict(vip_status(c.core(0).world, NAME, c.now))  # type: ignore[arg-type]
+    assert st["address-lifetime"] == "on" and 0 < int(st["address-expires-ms"]) <= 1000
+
+
+def test_no_lifetime_when_a_second_does_not_fit() -> None:
+    """T_lease 500 ms + margin 500 ms leaves less than the kernel's one second: permanent
+    addresses, shown as such."""
+    c = VipCluster(seed=3, lease=500)
+    settled(c)
+    assert c.vip_expires[0] is None and c.renewals == []
+    st = dict(vip_status(c.core(0).world, NAME, c.now))  # type: ignore[arg-type]
+    assert st["address-lifetime"] == "off" and st["address-expires-ms"] == "-1"
 
 
 def test_stock_peer_is_waited_out() -> None:

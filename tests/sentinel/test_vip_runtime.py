@@ -12,7 +12,7 @@ import redis
 import trio
 import trio.testing
 
-from sentinel.core.actions import VipAcquire, VipAnnounce, VipRelease
+from sentinel.core.actions import VipAcquire, VipAnnounce, VipRelease, VipRenew
 from sentinel.core.config import parse_config
 from sentinel.core.events import Event, VipDone, VipObserved
 from sentinel.runtime.main import check_vip_prerequisites
@@ -34,14 +34,23 @@ class FakeAddresses:
         self.have: set[IPv4Interface] = set()
         self.fail = False
         self.calls: list[str] = []
+        self.lifetimes: list[int | None] = []
 
-    def ensure_present(self, iface: str, vip: IPv4Interface) -> bool:
+    def ensure_present(self, iface: str, vip: IPv4Interface, lifetime: int | None = None) -> bool:
         self.calls.append(f"add {vip} {iface}")
         if self.fail:
             raise VipError("netlink said no")
         changed = vip not in self.have
         self.have.add(vip)
+        self.lifetimes.append(lifetime)
         return changed
+
+    def renew(self, iface: str, vip: IPv4Interface, lifetime: int) -> bool:
+        self.calls.append(f"renew {vip} {iface} {lifetime}")
+        if vip not in self.have:
+            return False
+        self.lifetimes.append(lifetime)
+        return True
 
     def ensure_absent(self, iface: str, vip: IPv4Interface) -> bool:
         self.calls.append(f"del {vip} {iface}")
@@ -167,3 +176,34 @@ def test_scripts_run_one_at_a_time_and_every_result_is_recorded(tmp_path: Path) 
         assert "script result" in sp.log()
     finally:
         sp.stop()
+
+
+async def test_vip_manager_lifetimes_come_from_the_deadline_at_the_call(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Whole seconds from the clock at the netlink call, rounded down (never past the core's
+    deadline); a renewal under a second is skipped and one that finds the address gone does not
+    re-add it but reports it absent."""
+    events: list[Event] = []
+    fake = FakeAddresses()
+    mgr = VipManager(parse_config(CONF), events.append, addresses=fake, check_period=100.0)
+    now = lambda: int(trio.current_time() * 1000)  # noqa: E731 - the runtime's clock
+    async with trio.open_nursery() as nursery:
+        await nursery.start(mgr.run)
+        mgr.vips["m"].announcer._send = _no_frames
+        mgr.execute(VipAcquire("m", str(VIP), "eth0", now() + 3999))
+        mgr.execute(VipAcquire("m", str(VIP), "eth0", None))  # permanent (idempotent re-add)
+        mgr.execute(VipAcquire("m", str(VIP), "eth0", now() + 200))  # at least one second
+        assert fake.lifetimes == [3, None, 1]
+        mgr.execute(VipRenew("m", str(VIP), "eth0", now() + 2500))
+        mgr.execute(VipRenew("m", str(VIP), "eth0", now() + 999))  # skipped
+        assert fake.lifetimes[3:] == [2] and fake.calls[-1] == "renew 10.0.0.100/24 eth0 2"
+        assert mgr.vips["m"].renewals == 1
+        fake.have.clear()  # the kernel dropped it
+        mgr.execute(VipRenew("m", str(VIP), "eth0", now() + 5000))
+        assert fake.have == set() and events[-1] == VipObserved("m", False)
+        nursery.cancel_scope.cancel()
+
+
+async def _no_frames(n: int) -> int:
+    return n

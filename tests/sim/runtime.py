@@ -51,7 +51,7 @@ from sentinel.core import (
     Timers,
     parse_config,
 )
-from sentinel.core.actions import Action, VipAcquire, VipAnnounce, VipRelease
+from sentinel.core.actions import Action, VipAcquire, VipAnnounce, VipRelease, VipRenew
 from sentinel.core.events import Event
 from sentinel.core.replies import ErrorReply, Reply, Status
 from tests.sim.engine import MS, Conn, Network, Process
@@ -277,7 +277,7 @@ class SentinelProc(Process):
                 self.world.hosts[self.host].hooks.run(self, a.job, a.argv)
             elif isinstance(a, KillScript):
                 self.world.hosts[self.host].hooks.kill(self, a.job)
-            elif isinstance(a, (VipAcquire, VipRelease, VipAnnounce)):
+            elif isinstance(a, (VipAcquire, VipRenew, VipRelease, VipAnnounce)):
                 self.world.vip.execute(self.host, a)
             elif isinstance(a, Crash):
                 self.world.trace(self.host, f"SIMULATE-FAILURE crash {a.code}")

@@ -55,7 +55,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from sentinel.core.actions import VipAcquire, VipAnnounce, VipRelease
+from sentinel.core.actions import VipAcquire, VipAnnounce, VipRelease, VipRenew
 from sentinel.core.events import VipDone, VipObserved
 from sentinel.core.ownership import vip_status
 from sentinel.core.replies import ErrorReply, Reply
@@ -65,7 +65,10 @@ if TYPE_CHECKING:
     from tests.sim.server import Server
     from tests.sim.world import World
 
-VipAction = VipAcquire | VipRelease | VipAnnounce
+VipAction = VipAcquire | VipRenew | VipRelease | VipAnnounce
+
+KERNEL_LAG_MAX = 40
+"""How late the kernel drops an expired address (ms; measured 15-35)."""
 
 MASTER_NAME = "mymaster"
 STATUS_PERIOD = 200
@@ -328,15 +331,21 @@ class CoreVipOwnership:
     answers peers' `SENTINEL VIP-STATUS` from the target core (`status`); servers model the
     `CLIENT PAUSE ... WRITE` fence the core keeps on its local server.
 
-    A host holds the VIP while the address is on its interface and its kernel runs: the address
-    survives a sentinel crash or stall (the kernel keeps answering ARP for it), not a power loss;
-    a paused VM (every process of the host stopped) answers nothing while paused. The core
-    tracks leases and peers itself, so the agent hooks of the model are no-ops here."""
+    A host holds the VIP while the address is on its interface, its lifetime has not run out
+    (the kernel drops it by itself, a little late, on the host's own clock) and its kernel runs:
+    the address survives a sentinel crash or stall until its lifetime ends (the kernel keeps
+    answering ARP for it), not a power loss; a paused VM (every process of the host stopped)
+    answers nothing while paused. A renewal is executed like the runtime's: whole seconds from
+    the moment of the call, skipped under one second, never re-adding an expired address. The
+    core tracks leases and peers itself, so the agent hooks of the model are no-ops here."""
 
     def __init__(self, world: World) -> None:
         self.world = world
         self.present: dict[str, bool] = {h: False for h in world.host_names}
+        self.expires: dict[str, int | None] = {h: None for h in world.host_names}
+        """Host-local ms at which the kernel has dropped the address (None: permanent)."""
         self.announces = 0
+        self.renewals = 0
 
     def agent_start(self, host: str, now: int) -> None:
         """Tell the restarted core what the interface carries."""
@@ -360,8 +369,29 @@ class CoreVipOwnership:
         if isinstance(action, VipAnnounce):
             self.announces += 1
             return
+        now = self.world.local_ms(host)
+        if isinstance(action, VipRenew):
+            seconds = (action.expires - now) // 1000
+            if seconds < 1:
+                return
+            if not self._present(host):
+                proc = self.world.sentinels[host]
+                inc = proc.incarnation
+
+                def observed() -> None:
+                    if proc.alive and proc.incarnation == inc:
+                        proc.run(lambda: proc.feed(VipObserved(action.master, False)))
+
+                self.world.sched.after(0, observed)
+                return
+            self.renewals += 1
+            self.expires[host] = self._expiry(host, now, seconds)
+            return
         acquire = isinstance(action, VipAcquire)
         self.present[host] = acquire
+        if isinstance(action, VipAcquire):
+            seconds = None if action.expires is None else max(1, (action.expires - now) // 1000)
+            self.expires[host] = None if seconds is None else self._expiry(host, now, seconds)
         self.world.trace(host, f"VIP {'added' if acquire else 'removed'} by the core")
         proc = self.world.sentinels[host]
         inc = proc.incarnation
@@ -377,11 +407,28 @@ class CoreVipOwnership:
     def power(self, host: str, on: bool) -> None:
         """The address is in the kernel's memory: gone with the power."""
         self.present[host] = False
+        self.expires[host] = None
+
+    def _expiry(self, host: str, now: int, seconds: int) -> int | None:
+        if not self.world.cfg.vip_lifetimes:
+            return None
+        expiry = now + seconds * 1000 + self.world.rng.randrange(KERNEL_LAG_MAX + 1)
+        # A check when it runs out, so the invariants see the moment the address goes.
+        self.world.sched.at(self.world.real_at(host, expiry * MS), self.world.after_core_change)
+        return expiry
+
+    def _present(self, host: str) -> bool:
+        """The address is on the interface (its lifetime not run out), whatever the host's state."""
+        exp = self.expires[host]
+        if self.present[host] and exp is not None and self.world.local_ms(host) >= exp:
+            self.present[host], self.expires[host] = False, None
+            self.world.trace(host, "VIP lifetime ran out: the kernel dropped it")
+        return self.present[host]
 
     def holds(self, host: str) -> bool:
         """The address is on the interface of a running host."""
         h = self.world.hosts[host]
-        return self.present[host] and h.up and not h.vm_paused
+        return self._present(host) and h.up and not h.vm_paused
 
     def write_gate(self, server: Server) -> bool:
         """Clients reach a server through the VIP (the fence itself is the server's pause)."""

@@ -53,6 +53,9 @@ class SimConfig:
     vip: str = "model"
     """Who decides VIP ownership: "model" (issue 5's rule modelled in vip.py) or "core" (the
     core's own rule, sentinel/core/ownership.py, configured with `sentinel vip`)."""
+    vip_lifetimes: bool = True
+    """With the core's rule: the kernel honours the address lifetimes the core sets (False: every
+    address is permanent, as before the lifetimes; for the findings)."""
     vip_rule: str = "agreement"
     """Reading of issue 5's rule: "agreement" (default) or "literal" (see vip.py)."""
     max_clock_jump: int = 2500
