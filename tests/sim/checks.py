@@ -44,6 +44,9 @@ CLOSED = {
     "F3": "no failover ever: every replica 'disconnected too long' measured from a recent SDOWN; "
     "fixed: the link age is measured from when the master was last known up "
     "(selection.link_down_limit)",
+    "F4": "with the core's VIP rule, a holder whose sentinel was stalled past T_lease + margin kept "
+    "the address; fixed: the address carries a kernel lifetime renewed with the lease "
+    "(ownership.address_deadline)",
 }
 """Closed findings: their signature no longer excuses a violation (a recurrence fails the
 sweep, with the finding named in the message)."""

@@ -11,11 +11,13 @@ two literal readings of it are unsafe; those tests assert that the violation *is
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from tests.sim import scenarios
 from tests.sim.conftest import SUMMARIES
-from tests.sim.sweep import first_failure
+from tests.sim.sweep import config_for, first_failure
 from tests.sim.world import Result, SimConfig, liveness, run_seed
 
 pytestmark = pytest.mark.sim
@@ -72,6 +74,21 @@ def test_f3_minimal_script_found_by_the_state_machine() -> None:
     m.advance(5000)
     m.crash_sentinel("h2")
     liveness(m.w, Result(seed=7, ok=True))
+
+
+@pytest.mark.parametrize("seed", [81, 300])
+def test_f4_a_frozen_holder_drops_the_vip_by_its_address_lifetime(seed: int) -> None:
+    """F4 (closed). With the core's VIP rule (`--vip core`), a holder's sentinel stalled (or its
+    host paused) past T_lease + margin cannot release the address, which its kernel keeps
+    answering ARP for, while the new master's host rightly takes the VIP: two holders (these two
+    seeds of 0..499, the only ones). Fixed by the address lifetime the core sets and renews with
+    the lease (ownership.address_deadline, docs/vip.md): the kernel drops the address itself.
+    The same seeds without lifetimes still show the two holders, so the test can fail."""
+    cfg = config_for("ci", "core")
+    r = run_seed(seed, cfg)
+    assert r.ok, f"seed {seed}: {r.violation}"
+    before = run_seed(seed, dataclasses.replace(cfg, vip_lifetimes=False))
+    assert not before.ok and "holder" in (before.violation or ""), before.violation
 
 
 def test_vip_gate_as_written_lets_two_masters_accept_writes() -> None:
