@@ -54,7 +54,12 @@ def _op_times(op: dict[str, Any], clock: str) -> tuple[float, float]:
 
 
 def announced_master(d: TrialData) -> list[tuple[float, str, int]]:
-    """(time, host, epoch) at each change of the master announced with the highest epoch."""
+    """(time, host, epoch) at each change of the master announced with the highest epoch.
+
+    A change at the same epoch counts: a stock leader takes the new config epoch when its
+    promoted replica reports role:master but keeps announcing the old address until the end of
+    its failover (sentinelFailoverSwitchToPromotedSlave), so the new address arrives with an
+    epoch already seen (counting only epoch increases missed stock's failovers)."""
     by_addr = {a: h for h, a in d.host_addr.items()}
     recs = sorted(
         (r[d.clock], r)
@@ -67,7 +72,7 @@ def announced_master(d: TrialData) -> list[tuple[float, str, int]]:
     for t, r in recs:
         host = by_addr.get(str(r["master"]), str(r["master"]))
         ep = int(r["epoch"])
-        if ep > best_epoch or (not out and ep >= best_epoch):
+        if ep >= best_epoch:
             best_epoch = ep
             if not out or out[-1][1] != host:
                 out.append((t, host, ep))

@@ -120,6 +120,18 @@ def test_checker_finds_lost_waits_dual_holders_fenced_acks_and_slow_failover() -
     assert not r["passed"]
 
 
+def test_checker_counts_a_stock_leaders_late_switch_as_one_failover() -> None:
+    """A stock leader announces the new config epoch with the old address first (until its
+    failover ends), then the new address at that same epoch: one failover, at the switch. A
+    sentinel still on the old epoch changes nothing."""
+    d = _trial()
+    h = d.host_addr
+    d.samples["host2"][1:3] = [_sen(0.0, h["host1"], 0), _sen(3.3, h["host1"], 1), _sen(3.6, h["host2"], 1)]
+    d.samples["host1"].append(_sen(3.7, h["host1"], 0))  # a lagging sentinel
+    m = check(d)["metrics"]
+    assert m["failovers"] == 1 and m["false_failovers"] == 0
+
+
 def test_checker_counts_false_failovers_and_missed_recovery() -> None:
     d = _trial(scenario=SCENARIOS["isolate-replica"])
     d.events.append({"t": 4.5, "w": 1e9 + 4.5, "label": "heal", "detail": ""})
