@@ -152,9 +152,9 @@ def main(argv: list[str] | None = None) -> int:
             for s in d.values():
                 say(f"{s.scenario} ({s.flavour}): " + ", ".join(f"{t} {getattr(s, k):g}" for k, t in COLUMNS))
     say(
-        "failovers are the drill checker's count (changes of the master named with the highest config "
-        "epoch); stock Sentinel reports the new epoch with the old address while failing over, so a stock "
-        "failover can be counted as 0 (see each trial's samples.jsonl)."
+        "failovers are the drill checker's count: changes of the master named with the highest config "
+        "epoch, a change at the same epoch included (stock Sentinel announces the new epoch with the old "
+        "address until its failover ends)."
     )
     say(f"report: {a.report / 'side_by_side.json'}; per flavour: {a.report}/hasentinel/, {a.report}/stock/")
     return 0

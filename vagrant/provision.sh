@@ -12,10 +12,11 @@
 #   2. sysusers.d, tmpfiles.d and sysctl.d snippets from systemd/ into /usr/lib, applied;
 #   3. systemd/examples/hostINDEX/{host,server,sentinel}.conf and vip.conf into /etc/hasentinel,
 #      the examples' 10.0.0.1-3 / 10.0.0.100 replaced by this cluster's addresses and the VIP's
-#      interface by the one that carries this host's address; `supervise --check` on them;
+#      interface (vip.conf and `sentinel vip`) by the one that carries this host's address;
+#      `supervise --check` on them;
 #   4. the units into /etc/systemd/system (hasentinel@.service too: `hasentinel drill --lab
-#      vagrant` runs its own cluster as hasentinel@drill), hasentinel.service enabled and started;
-#      on host1 of a fresh cluster the initial VIP (the reconfig script moves it only at failovers).
+#      vagrant` runs its own cluster as hasentinel@drill), hasentinel.service enabled and started
+#      (host1's sentinel adds the VIP itself once it holds the lease).
 # DESTDIR (default empty: /) installs under another root instead; tests/vagrant runs it that way,
 # with the commands that act on the running system (apt-get, systemctl, sysctl, ip) stubbed.
 set -euo pipefail
@@ -75,9 +76,10 @@ sysctl -q -p "$root/usr/lib/sysctl.d/hasentinel.conf"
 # 3. Configs: the example set with this cluster's addresses.
 iface=$(ip -o -4 addr show to "$addr/32" | awk '{print $2; exit}')
 [ -n "$iface" ] || { echo "no interface carries $addr (is the private network up?)" >&2; exit 1; }
-render() {  # 10.0.0.100 -> NET.100, 10.0.0.N -> NET.1N (N = 1..3); interface = <iface>
+render() {  # 10.0.0.100 -> NET.100, 10.0.0.N -> NET.1N (N = 1..3); the VIP's interface <iface>
   sed -E -e "s/\b10\.0\.0\.100\b/$net.100/g" -e "s/\b10\.0\.0\.([1-3])\b/$net.1\1/g" \
-    -e "s/^interface = .*/interface = $iface/" "$1"
+    -e "s/^interface = .*/interface = $iface/" \
+    -e "s/^(sentinel vip [^ ]+ [^ ]+) [^ ]+\$/\1 $iface/" "$1"
 }
 gid=$(awk -F: '$1 == "hasentinel" {print $3}' "$root/etc/group")
 [ -n "$gid" ] || { echo "group hasentinel missing after systemd-sysusers" >&2; exit 1; }
@@ -98,14 +100,6 @@ say "configs in /etc/hasentinel (VIP $vip on $iface)"
 for unit in hasentinel.service hasentinel@.service; do
   install -m 0644 "$opt/systemd/$unit" "$root/etc/systemd/system/$unit"
 done
-fresh=0
-if ! systemctl is-active --quiet hasentinel.service && [ -z "$(ls -A "$root/var/lib/hasentinel/data")" ]; then
-  fresh=1
-fi
-if [ "$index" = 1 ] && [ "$fresh" = 1 ] && ! ip -o -4 addr show dev "$iface" | grep -qw "${vip%/*}"; then
-  say "fresh cluster: the initial VIP $vip on $iface"
-  ip addr add "$vip" dev "$iface"
-fi
 systemctl daemon-reload
 systemctl enable --now hasentinel.service
 say "hasentinel.service enabled and started"

@@ -35,7 +35,7 @@ from ipaddress import IPv4Interface, IPv4Network
 from pathlib import Path
 
 from sentinel.drill.backend import CLIENT, LabProfile, Netem, Service, cluster_health, wait_healthy
-from sentinel.lab.lab import Proc, State, locked, proc_start, spawn_in_netns
+from sentinel.lab.lab import Proc, State, is_owned_vip_line, is_peer_line, locked, proc_start, spawn_in_netns
 from sentinel.lab.netns import Segment, delete_netns, ip, list_netns, netns_pids
 
 REPO = Path(__file__).resolve().parents[2]
@@ -187,8 +187,8 @@ class NetnsLab:
             )
             sentinel = []
             for line in self._render((EXAMPLES / host / "sentinel.conf").read_text(), d).splitlines():
-                if "client-reconfig-script" in line:
-                    continue  # the sentinels own the VIP themselves (below)
+                if "client-reconfig-script" in line or is_owned_vip_line(line) or is_peer_line(line):
+                    continue  # the drill's own VIP, ids and peers (below)
                 if line.startswith(f"sentinel down-after-milliseconds {self.master_name}"):
                     line = f"sentinel down-after-milliseconds {self.master_name} {p.down_after_ms}"
                 if line.startswith(f"sentinel failover-timeout {self.master_name}"):

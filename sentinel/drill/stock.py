@@ -28,6 +28,7 @@ from pathlib import Path
 
 from sentinel.drill.backend import Service
 from sentinel.drill.netns import EXAMPLES, REPO, DrillLabError, NetnsLab, _cmdline
+from sentinel.lab.lab import for_stock_sentinel
 from sentinel.lab.netns import netns_pids
 
 PROGRAMS: dict[str, str] = {"server": "redis-server", "sentinel": "redis-sentinel"}
@@ -76,13 +77,14 @@ class StockNetnsLab(NetnsLab):
             server = self._render((EXAMPLES / host / "server.conf").read_text(), d)
             server += f"\n# stock (drill)\nport {self.server_port}\ndir {d}/data\n"
             sentinel = []
-            for line in self._render((EXAMPLES / host / "sentinel.conf").read_text(), d).splitlines():
+            text = for_stock_sentinel(
+                self._render((EXAMPLES / host / "sentinel.conf").read_text(), d), m, self.reconfig_script()
+            )
+            for line in text.splitlines():
                 if line.startswith(f"sentinel down-after-milliseconds {m} "):
                     line = f"sentinel down-after-milliseconds {m} {p.down_after_ms}"
                 elif line.startswith(f"sentinel failover-timeout {m} "):
                     line = f"sentinel failover-timeout {m} {p.failover_timeout_ms}"
-                elif line.startswith(f"sentinel client-reconfig-script {m} "):
-                    line = f"sentinel client-reconfig-script {m} {self.reconfig_script()}"
                 sentinel.append(line)
             sentinel += ["# stock (drill)", f"port {self.sentinel_port}", f"dir {d}/sentinel"]
             (d / "etc" / "server.conf").write_text(server)

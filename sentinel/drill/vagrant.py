@@ -38,6 +38,7 @@ from pathlib import Path
 
 from sentinel.drill.backend import CLIENT, LabProfile, Netem, Service, cluster_health, wait_healthy
 from sentinel.drill.netns import seed_dataset, sentinel_id
+from sentinel.lab.lab import is_owned_vip_line, is_peer_line
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "systemd" / "examples"
@@ -229,8 +230,8 @@ class VagrantLab:
         server = self._render((EXAMPLES / f"host{idx}" / "server.conf").read_text())
         sentinel = []
         for line in self._render((EXAMPLES / f"host{idx}" / "sentinel.conf").read_text()).splitlines():
-            if "client-reconfig-script" in line:
-                continue  # the sentinels own the VIP themselves (below)
+            if "client-reconfig-script" in line or is_owned_vip_line(line) or is_peer_line(line):
+                continue  # the drill's own VIP (its interface), ids and peers (below)
             if line.startswith(f"sentinel down-after-milliseconds {m} "):
                 line = f"sentinel down-after-milliseconds {m} {p.down_after_ms}"
             if line.startswith(f"sentinel failover-timeout {m} "):

@@ -6,10 +6,12 @@
     hslab-host3    eth0 10.251.0.3/24   `hasentinel supervise`
     hslab-client   eth0 10.251.0.10/24
 
-Configs are systemd/examples with the lab's addresses and paths (under /run/hasentinel-lab/).
-`--flavour stock` runs Debian's stock `redis-server` + `redis-sentinel` 7 from the same configs
-instead of `hasentinel supervise` (no supervisor: the lab starts both per host), the VIP moved by
-scripts/vip-reconfig as their `client-reconfig-script`: the reference for side-by-side drills.
+Configs are systemd/examples with the lab's addresses and paths (under /run/hasentinel-lab/):
+the sentinels own the VIP (`sentinel vip`, docs/vip.md). `--flavour stock` runs Debian's stock
+`redis-server` + `redis-sentinel` 7 from the same configs instead of `hasentinel supervise` (no
+supervisor: the lab starts both per host), without the `sentinel vip*` lines stock does not know
+and with scripts/vip-reconfig as their `client-reconfig-script` to move the VIP: the reference
+for side-by-side drills.
 The state file /run/hasentinel-lab/state.json records the namespaces (before creating them)
 and the supervisors' PIDs with their start times; `down` (and `up`, first) kills only those
 PIDs that still match, then whatever runs inside the recorded namespaces, then deletes them.
@@ -149,10 +151,39 @@ def write_configs(root: Path) -> dict[str, Path]:
     return out
 
 
+OWNED_VIP_LINES = ("sentinel vip ", "sentinel vip-")
+"""The example sentinel.conf lines of our ownership rule (stock Sentinel rejects them)."""
+PEER_LINES = ("sentinel myid ", "sentinel known-sentinel ", "sentinel known-replica ")
+"""The example's fixed ids and peers (a drill lab writes its own)."""
+
+
+def is_owned_vip_line(line: str) -> bool:
+    """A `sentinel vip*` line of the ownership rule."""
+    return line.startswith(OWNED_VIP_LINES)
+
+
+def is_peer_line(line: str) -> bool:
+    """A `sentinel myid` / `known-sentinel` / `known-replica` line."""
+    return line.startswith(PEER_LINES)
+
+
+def for_stock_sentinel(text: str, master: str, script: Path) -> str:
+    """An example sentinel.conf for stock redis-sentinel, as a stock deployment has it: without
+    the ownership rule's lines, the VIP moved by `script` as its client-reconfig-script instead
+    (the hook stock users get), and without the fixed ids and peers (stock discovers its peers
+    by hello; they are there for our rule's first start)."""
+    lines = [x for x in text.splitlines() if not is_owned_vip_line(x) and not is_peer_line(x)]
+    lines += [
+        "# stock: the VIP is moved by the hook (docs/vip.md, vip-reconfig)",
+        f"sentinel client-reconfig-script {master} {script}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def write_stock_configs(root: Path) -> dict[str, tuple[Path, Path]]:
     """The stock flavour: per host, the example server.conf and sentinel.conf (lab addresses and
     paths, as above) plus what host.toml passes our children on the command line (port, dir);
-    the sentinel's `client-reconfig-script` is the same VIP hook. Returns host -> (server.conf,
+    the sentinel's VIP is moved by `client-reconfig-script` (for_stock_sentinel). Returns host -> (server.conf,
     sentinel.conf). Stock Sentinel rewrites its config file: each host gets its own copy."""
     out: dict[str, tuple[Path, Path]] = {}
     vip_text = (EXAMPLES / "vip.conf").read_text()
@@ -162,7 +193,9 @@ def write_stock_configs(root: Path) -> dict[str, tuple[Path, Path]]:
             (d / sub).mkdir(parents=True, exist_ok=True)
         server = render_example((EXAMPLES / host / "server.conf").read_text(), d)
         server += f"\n# stock flavour (hasentinel lab): what host.toml gives our server\nport {SERVER_PORT}\ndir {d}/data\n"
-        sentinel = render_example((EXAMPLES / host / "sentinel.conf").read_text(), d)
+        sentinel = for_stock_sentinel(
+            render_example((EXAMPLES / host / "sentinel.conf").read_text(), d), MASTER, reconfig_script()
+        )
         sentinel += f"\n# stock flavour (hasentinel lab): what host.toml gives our sentinel\nport {SENTINEL_PORT}\ndir {d}/sentinel\n"
         (d / "etc" / "server.conf").write_text(server)
         (d / "etc" / "sentinel.conf").write_text(sentinel)
@@ -445,7 +478,10 @@ def up(
             # (ip_nonlocal_bind: the servers bind the VIP). /proc/sys/net is per namespace:
             # written from inside, it changes only this host's.
             apply_sysctl(h, settings)
-        ip("-n", ns_name(HOSTS[0]), "addr", "add", str(VIP), "dev", "eth0")  # the initial master's VIP
+        if stock is not None:
+            # Stock's hook moves the VIP at a failover only: the operator adds it at first. Ours:
+            # host1's sentinel adds it once its lease and the master role are confirmed.
+            ip("-n", ns_name(HOSTS[0]), "addr", "add", str(VIP), "dev", "eth0")
         if stock is None:
             configs = write_configs(state_dir)
             for h in HOSTS:

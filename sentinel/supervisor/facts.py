@@ -20,6 +20,8 @@ class ServerFacts:
     files: DataFiles
     replicaof: tuple[str, int] | None
     """The config file's `replicaof` (None: the config makes it a master)."""
+    auth: str | None = None
+    """The password to ask the other servers with (`masterauth`, else `requirepass`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +81,7 @@ def server_facts(hc: HostConfig) -> ServerFacts:
         appenddirname=cfg.appenddirname,
         appendfilename=cfg.appendfilename,
     )
-    return ServerFacts(files=files, replicaof=cfg.replicaof)
+    return ServerFacts(files=files, replicaof=cfg.replicaof, auth=cfg.masterauth or cfg.requirepass or None)
 
 
 def sentinel_facts(hc: HostConfig) -> SentinelFacts:

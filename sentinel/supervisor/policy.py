@@ -146,6 +146,8 @@ class MasterView:
     config_epoch: int = 0
     replicas: int = 0
     """Replicas the sentinels know for that master (`num-slaves`, the largest reported)."""
+    replica_addrs: tuple[tuple[str, int], ...] = ()
+    """Their addresses, as the answering sentinels list them."""
     answered: int = 0
     asked: int = 0
     sources: tuple[str, ...] = ()
@@ -197,6 +199,9 @@ def decide_server_start(
     configured_replicaof: tuple[str, int] | None,
     after_crash: bool,
     master_restart: MasterRestart = "unless-empty",
+    replicas_empty: bool = False,
+    replicas_detail: str = "",
+    replicas_unknown: bool = False,
 ) -> Decision:
     """How (and whether) to start the server now. The decision table of docs/operations.md.
 
@@ -204,7 +209,7 @@ def decide_server_start(
     |---|---|---|---|
     | another server M | any | any | replica of M |
     | this server | 0 | any | master (nothing to wipe; no failover possible) |
-    | this server | >= 1 | empty | **hold**, hint the sentinels, wait for a failover |
+    | this server | >= 1 | empty | **hold**, hint the sentinels, wait for a failover; except when every replica answered empty (a new cluster): master |
     | this server | >= 1 | data | master (`never` after a crash: hold + hint) |
     | unknown | - | any, config has replicaof | as configured (a replica wipes nobody) |
     | unknown | - | data | as configured |
@@ -236,6 +241,22 @@ def decide_server_start(
     if n == 0:
         return StartServer(
             AsMaster(), "this server is the sentinels' master and they know no replica: nothing to wipe"
+        )
+    if dataset.empty and replicas_empty and not (after_crash and master_restart == "never"):
+        return StartServer(
+            AsMaster(),
+            f"this server is the sentinels' master and its dataset is empty ({dataset.detail}), and so "
+            f"are its {n} replica(s) ({replicas_detail}): a new cluster, nothing to wipe",
+        )
+    if dataset.empty and replicas_unknown and not after_crash:
+        # At a start (not after a crash), no hint: at a new cluster's first start the replicas
+        # answer a moment later (then this server starts as master); if one stays silent, the
+        # sentinels fail over anyway once this server has been down for down-after. After a
+        # crash the hint goes out as before: a master that lost its data should be replaced fast.
+        return HoldServer(
+            f"this server is the sentinels' master and its dataset is empty ({dataset.detail}); "
+            f"whether its {n} replica(s) hold data is not known yet ({replicas_detail}): asking again",
+            hint=False,
         )
     if dataset.empty:
         return HoldServer(
@@ -311,6 +332,12 @@ class Assessed:
     view: MasterView
     dataset: DatasetState
     configured_replicaof: tuple[str, int] | None = None
+    replicas_empty: bool = False
+    """Every known replica answered and holds nothing (only asked when it matters: this server
+    is the sentinels' master, its dataset is empty and they know replicas; replicas.py)."""
+    replicas_detail: str = ""
+    replicas_unknown: bool = False
+    """Some replica could not tell (no answer, loading) and none is known to hold data."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -732,6 +759,9 @@ class SupervisorPolicy:
                 configured_replicaof=ev.configured_replicaof,
                 after_crash=c.after_crash,
                 master_restart=self.restart.master_restart,
+                replicas_empty=ev.replicas_empty,
+                replicas_detail=ev.replicas_detail,
+                replicas_unknown=ev.replicas_unknown,
             )
         if isinstance(d, HoldServer):
             first = c.holds == 0 or d.why != c.hold_reason

@@ -70,6 +70,7 @@ from sentinel.supervisor.policy import (
     Start,
     SupervisorPolicy,
     Tick,
+    same_addr,
 )
 from sentinel.supervisor.sentinels import (
     HintResult,
@@ -388,9 +389,30 @@ class Supervisor:
             dataset = await trio.to_thread.run_sync(
                 inspect_dataset, self.server.files, abandon_on_cancel=True
             )
+        empty, empty_detail, unknown = False, "", False
+        if (
+            dataset.empty
+            and view.addr is not None
+            and view.replicas
+            and same_addr(view.addr, self.hc.server_addr)
+        ):
+            from sentinel.supervisor.replicas import probe_replicas
+
+            with trio.move_on_after(3 * self.hc.health.probe_timeout * max(1, view.replicas) + 0.5):
+                rd = await trio.to_thread.run_sync(
+                    probe_replicas,
+                    view.replica_addrs,
+                    view.replicas,
+                    self.server.auth,
+                    self.hc.health.probe_timeout,
+                    abandon_on_cancel=True,
+                )
+                empty, empty_detail, unknown = rd.empty, rd.detail, rd.unknown
         log.debug(
             "assessed",
             view=view.describe(),
+            replicas_empty=empty,
+            replicas_detail=empty_detail,
             dataset=dataset.detail,
             answers=[
                 {
@@ -403,7 +425,7 @@ class Supervisor:
                 for a in answers
             ],
         )
-        self._feed(Assessed(token, view, dataset, self.server.replicaof))
+        self._feed(Assessed(token, view, dataset, self.server.replicaof, empty, empty_detail, unknown))
 
     async def _hint(self, host: str, port: int) -> None:
         try:

@@ -48,6 +48,8 @@ class SentinelAnswer:
     addr: tuple[str, int] | None = None
     config_epoch: int = 0
     replicas: int = 0
+    replica_addrs: tuple[tuple[str, int], ...] = ()
+    """The replicas it knows (SENTINEL REPLICAS), for the empty-master rule's new-cluster case."""
     error: str | None = None
     """Set when the sentinel could not be asked (nothing else is meaningful then)."""
 
@@ -91,7 +93,17 @@ def ask_sentinel(t: SentinelTarget, name: str, timeout: float = 1.0) -> Sentinel
             replicas = int(f.get("num-slaves", "0"))
         except redis.ResponseError:
             pass
-        return SentinelAnswer(t, addr=addr, config_epoch=epoch, replicas=replicas)
+        found: list[tuple[str, int]] = []
+        if replicas:
+            try:
+                for rep in r.execute_command("SENTINEL", "REPLICAS", name) or []:
+                    rf = _fields(rep)
+                    found.append((rf["ip"], int(rf["port"])))
+            except (redis.ResponseError, KeyError, ValueError, TypeError):
+                found = []
+        return SentinelAnswer(
+            t, addr=addr, config_epoch=epoch, replicas=replicas, replica_addrs=tuple(found)
+        )
     except (redis.RedisError, OSError, ValueError, IndexError, TypeError) as e:
         return SentinelAnswer(t, error=f"{type(e).__name__}: {e}")
     finally:
@@ -120,6 +132,7 @@ def combine(answers: Iterable[SentinelAnswer]) -> MasterView:
         addr=best.addr,
         config_epoch=best.config_epoch,
         replicas=max(a.replicas for a in same),
+        replica_addrs=tuple(sorted({x for a in same for x in a.replica_addrs})),
         answered=len(ok),
         asked=asked,
         sources=tuple(a.target.label for a in same),

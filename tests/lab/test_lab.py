@@ -43,7 +43,9 @@ def test_configs_are_the_examples_with_lab_addresses(tmp_path: Path) -> None:
     assert "replicaof 10.251.0.1 6379" in server
     sentinel = (tmp_path / "host3" / "etc" / "sentinel.conf").read_text()
     assert "sentinel monitor mymaster 10.251.0.1 6379 2" in sentinel
-    assert f"client-reconfig-script mymaster {lab.reconfig_script()}" in sentinel
+    assert "client-reconfig-script" not in sentinel  # the sentinels own the VIP
+    assert "sentinel vip mymaster 10.251.0.100/24 eth0" in sentinel
+    assert "sentinel vip-local-server mymaster 10.251.0.3 6379" in sentinel
     vip = (tmp_path / "host1" / "etc" / "vip.conf").read_text()
     assert "vip = 10.251.0.100/24" in vip and "interface = eth0" in vip
 
@@ -267,6 +269,8 @@ def test_stock_configs_are_the_examples_plus_port_and_dir(tmp_path: Path) -> Non
     text = sentinel.read_text()
     assert "sentinel monitor mymaster 10.251.0.1 6379 2" in text
     assert f"client-reconfig-script mymaster {lab.reconfig_script()}" in text
+    assert "sentinel vip" not in text  # stock does not know the ownership rule
+    assert "known-sentinel" not in text and "sentinel myid" not in text  # stock discovers its peers
     assert text.endswith(f"port 26379\ndir {tmp_path}/host2/sentinel\n")
     assert "vip = 10.251.0.100/24" in (tmp_path / "host2" / "etc" / "vip.conf").read_text()
 

@@ -228,6 +228,15 @@ def test_examples_are_consistent(host: int, tmp_path: Path) -> None:
     sc = parse_config((d / "sentinel.conf").read_text())
     m = sc.master("mymaster")
     assert m is not None and (m.host, m.port, m.quorum) == ("10.0.0.1", 6379, 2)
+    # the sentinels own the VIP, each for its own server, and know each other from the start
+    assert m.vip is not None and (m.vip.address, m.vip.iface) == ("10.0.0.100/24", "eth0")
+    assert (m.vip.local_host, m.vip.local_port, m.vip.sentinels) == (ip, 6379, 3)
+    ids = {i: parse_config((EXAMPLES / f"host{i}" / "sentinel.conf").read_text()).legacy.myid for i in (1, 2, 3)}
+    assert len(set(ids.values())) == 3 and all(x is not None and len(x) == 40 for x in ids.values())
+    assert ids[host] == sc.legacy.myid
+    assert sorted((h, p, r) for n, h, p, r in sc.legacy.known_sentinels if n == "mymaster") == [
+        (f"10.0.0.{i}", 26379, ids[i]) for i in (1, 2, 3) if i != host
+    ]
 
 
 def test_examples_pass_check_with_paths_moved(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -141,3 +142,34 @@ def test_real_sentinel_answers_and_refuses_the_unknown_hint(tmp_path: Path) -> N
             p.kill()
             p.wait(timeout=10)
         log.close()
+
+
+def test_combine_collects_the_replica_addresses_of_the_winning_answers() -> None:
+    a = SentinelAnswer(_t(1, local=True), addr=("m", 1), config_epoch=2, replicas=1, replica_addrs=(("r1", 6379),))
+    b = SentinelAnswer(_t(2), addr=("m", 1), config_epoch=2, replicas=2, replica_addrs=(("r1", 6379), ("r2", 6379)))
+    c = SentinelAnswer(_t(3), addr=("old", 1), config_epoch=1, replicas=1, replica_addrs=(("x", 1),))
+    v = combine([a, b, c])
+    assert v.replicas == 2 and v.replica_addrs == (("r1", 6379), ("r2", 6379))
+
+
+def test_probe_replicas_on_real_servers(start_server: Any) -> None:
+    """Empty only when every known replica answers and holds no key; anything else keeps the
+    empty-master rule."""
+    from sentinel.supervisor.replicas import probe_replicas
+
+    a, b = start_server(), start_server()
+    addrs = (("127.0.0.1", a.port), ("127.0.0.1", b.port))
+    r = probe_replicas(addrs, 2, None)
+    assert r.empty, r.detail
+    r = probe_replicas(addrs[:1], 2, None)  # fewer addresses than known replicas
+    assert not r.empty and r.unknown
+    b.client().set("k", "v")
+    r = probe_replicas(addrs, 2, None)
+    assert not r.empty and not r.unknown and f"{b.port} holds 1 key(s)" in r.detail
+    gone = (("127.0.0.1", free_port()),)
+    r = probe_replicas(gone, 1, None, timeout=0.5)
+    assert not r.empty and r.unknown and "did not answer" in r.detail
+    p = start_server("--requirepass", "s3cret")
+    r = probe_replicas((("127.0.0.1", p.port),), 1, None)  # NOAUTH: cannot tell
+    assert not r.empty and r.unknown
+    assert probe_replicas((("127.0.0.1", p.port),), 1, "s3cret").empty
