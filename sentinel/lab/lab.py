@@ -371,15 +371,35 @@ def write_probe() -> bool:
     return r.returncode == 0 and r.stdout.strip() == "OK"
 
 
+def replicas_known() -> bool:
+    """Every sentinel counts both other servers as the master's replicas: what a failover needs
+    (a leader repoints only the replicas it knows; one it missed keeps pointing at the dead master
+    until `+fix-slave-config`, failover-timeout later). Right after a start the sentinels learn
+    the replicas from the master's INFO, read every 10 s."""
+    for h in HOSTS:
+        try:
+            r = redis_cli("SENTINEL", "MASTER", MASTER, host=host_addr(h), port=SENTINEL_PORT)
+        except subprocess.TimeoutExpired:
+            return False
+        words = r.stdout.split()
+        fields = dict(zip(words[::2], words[1::2], strict=False))
+        if r.returncode != 0 or not fields.get("num-slaves", "").isdigit():
+            return False
+        if int(fields["num-slaves"]) < len(HOSTS) - 1:
+            return False
+    return True
+
+
 def wait_healthy(timeout: float, procs: list[Proc] | None = None) -> bool:
-    """Bounded: `hasentinel status` exits 0 and a write through the VIP succeeds."""
+    """Bounded: `hasentinel status` exits 0, every sentinel knows both replicas, and a write
+    through the VIP succeeds."""
     deadline = time.monotonic() + timeout
     for _ in range(int(timeout) * 2 + 1):
         dead = [p.host for p in procs or [] if not p.matches()]
         if dead:
             raise LabError(f"a lab process of {', '.join(dead)} exited; see {STATE_DIR}/<host>/*.log")
         try:
-            ok = status().returncode == 0 and write_probe()
+            ok = status().returncode == 0 and replicas_known() and write_probe()
         except subprocess.TimeoutExpired:
             ok = False
         if ok:
