@@ -174,6 +174,20 @@ def on_subscribe_reply(w: World, ctx: Ctx, inst: Instance, reply: Reply) -> None
         close_link(w, ctx, inst.pc)
 
 
+def follows_a_down_replica(master: Master, r: Replica) -> bool:
+    """Ours: `r` replicates, link down, from an address that is one of the master's own replicas
+    and that one is down: a replica the failover's leader did not know about (it had not read it
+    in the old master's INFO yet) left on the dead old master. Stock waits failover-timeout before
+    repointing it (`+fix-slave-config`), meanwhile `min-replicas-to-write` refuses every write on
+    the new master; there is nothing to wait for (its link is down, the address it follows is a
+    replica of the current master now, and down), so it is repointed at once. A replica following
+    a live address (a switchover whose news has not reached us) keeps the stock wait."""
+    if r.master_link_up or r.slave_master_host is None:
+        return False
+    followed = master.replica_at(r.slave_master_host, r.slave_master_port)
+    return followed is not None and followed is not r and followed.sdown
+
+
 def master_looks_sane(w: World, master: Master, now: int) -> bool:
     """Configured master, reports master, not down, INFO younger than 2 info periods."""
     return (
@@ -274,7 +288,7 @@ def _act_on_replica_info(w: World, ctx: Ctx, r: Replica, master: Master, role: R
         Reconf.NONE,
         Reconf.DONE,
     ):
-        wait = master.failover_timeout
+        wait = 0 if follows_a_down_replica(master, r) else master.failover_timeout
         if (
             not master.in_failover
             and master_looks_sane(w, master, now)

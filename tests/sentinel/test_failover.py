@@ -462,6 +462,38 @@ def test_fix_slave_config_waits_failover_timeout() -> None:
     assert d.now - changed > 20_000
 
 
+def test_a_replica_left_on_the_dead_old_master_is_repointed_at_once() -> None:
+    """Ours: after the switch, a replica still following the old master (the leader did not
+    know it), link down, while the old master is down: repointed at the new master without the
+    failover-timeout wait (stock's wait leaves min-replicas-to-write refusing every write)."""
+    d = healthy(Driver.create(conf(failover_timeout=60_000)), offsets=(100, 200))
+    _promoted(d)
+    until(d, "+failover-end")
+    old = "10.0.0.1:6379"
+    assert d.master.replicas[old].sdown or until(d, "+sdown", limit=20_000)
+    start = d.now
+    d.infos[R1N] = replica_info(master_host="10.0.0.1", link_up=False)
+    events = until(d, "+fix-slave-config", limit=20_000)
+    assert events[-1] == ("+fix-slave-config", NEW_R1)
+    assert d.now - start < 15_000  # an INFO period or so, not failover-timeout (60 s)
+    fix = [
+        a.argv
+        for a in d.log
+        if isinstance(a, SendCommand) and a.argv[0] == "SLAVEOF" and d.link_label[a.link][0] == R1N
+    ]
+    assert fix[-1] == ("SLAVEOF", "10.0.0.3", "6379")
+
+
+def test_a_replica_following_a_live_replica_keeps_the_stock_wait() -> None:
+    d = healthy(Driver.create(conf(failover_timeout=20_000)))
+    d.infos[R1N] = replica_info(master_host="10.0.0.3", link_up=False)  # R2, alive
+    d.advance(10_100)
+    changed = d.master.replicas[R1N].slave_conf_change_time
+    events = until(d, "+fix-slave-config", limit=40_000)
+    assert events[-1] == ("+fix-slave-config", R1)
+    assert d.now - changed > 20_000
+
+
 def test_forced_failover_needs_no_election() -> None:
     d = healthy(Driver.create(), offsets=(100, 200))
     d.advance(1000)
