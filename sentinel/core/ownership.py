@@ -618,36 +618,37 @@ def _address(
         event(
             w, ctx, Level.NOTICE, "+vip-acquire", m, m, f" vip {o.vip} dev {o.iface} epoch {m.config_epoch}"
         )
-        expires = _acquire_expiry(m, cfg, o, now)
-        o.expires = None if expires is None else now + max(SECOND, (expires - now) // SECOND * SECOND)
+        # At least a second: when the deadline is nearer (the latest reply is a few hundred ms
+        # old), the first lifetime is one second and the next reply's renewal brings it back
+        # within the bound.
+        target = _lease_target(m, cfg, o)
+        expires = None if target is None else max(target, now + SECOND)
+        o.expires = None if expires is None else _kernel_expiry(now, expires)
         ctx.emit(VipAcquire(m.name, o.vip, o.iface, expires))
 
 
-def _acquire_expiry(m: Master, cfg: VipSettings, o: Ownership, now: int) -> int | None:
-    """The acquire's deadline (None: permanent). At least a second: when the deadline is nearer
-    than that (the latest reply is a few hundred ms old), the first lifetime is one second and
-    the next reply's renewal brings it back within the bound."""
+def _lease_target(m: Master, cfg: VipSettings, o: Ownership) -> int | None:
+    """The address deadline of the lease in force; None when addresses are permanent (no lease
+    needed, none held, or too short for a whole second)."""
     if o.lease_forever or o.lease_until is None or not lifetimes_possible(m, cfg):
         return None
-    return max(address_deadline(m, cfg, o.lease_until), now + SECOND)
+    return address_deadline(m, cfg, o.lease_until)
+
+
+def _kernel_expiry(now: int, deadline: int) -> int:
+    """When the kernel drops an address given a lifetime ending by `deadline`: whole seconds."""
+    return now + (deadline - now) // SECOND * SECOND
 
 
 def _lifetime(ctx: Ctx, m: Master, cfg: VipSettings, o: Ownership) -> None:
     """Renew the held address's lifetime as the lease moves on (module docstring)."""
-    if (
-        o.addr is not AddrState.HELD
-        or o.inflight
-        or not o.entitled
-        or o.lease_forever
-        or o.lease_until is None
-        or not lifetimes_possible(m, cfg)
-    ):
+    target = _lease_target(m, cfg, o)
+    if o.addr is not AddrState.HELD or o.inflight or not o.entitled or target is None:
         return
     now = ctx.now
-    target = address_deadline(m, cfg, o.lease_until)
     if target - now < SECOND:
         return  # the current, earlier lifetime stands
-    new = now + (target - now) // SECOND * SECOND
+    new = _kernel_expiry(now, target)
     if o.expires is None or new - o.expires >= renew_step(lease_ms(m, cfg)):
         o.expires = new
         ctx.emit(VipRenew(m.name, o.vip, o.iface, target))

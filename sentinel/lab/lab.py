@@ -34,6 +34,7 @@ from ipaddress import IPv4Interface, IPv4Network
 from pathlib import Path
 from typing import Any
 
+from sentinel.drill.backend import cluster_health
 from sentinel.lab.netns import Segment, delete_netns, ip, list_netns
 
 REPO = Path(__file__).resolve().parents[2]
@@ -362,44 +363,31 @@ def redis_cli(
     return in_ns(CLIENT, "redis-cli", "-h", host, "-p", str(port), *args, timeout=10)
 
 
-def write_probe() -> bool:
-    """A SET through the VIP from the client succeeds."""
-    try:
-        r = redis_cli("SET", "hasentinel:lab:probe", str(time.time()))
-    except subprocess.TimeoutExpired:
-        return False
-    return r.returncode == 0 and r.stdout.strip() == "OK"
+class _Probe:
+    """The lab as the drills' readiness check reads it (`cluster_health`)."""
 
+    hosts = HOSTS
+    vip = str(VIP.ip)
+    master_name = MASTER
+    server_port = SERVER_PORT
+    sentinel_port = SENTINEL_PORT
 
-def replicas_known() -> bool:
-    """Every sentinel counts both other servers as the master's replicas: what a failover needs
-    (a leader repoints only the replicas it knows; one it missed keeps pointing at the dead master
-    until `+fix-slave-config`, failover-timeout later). Right after a start the sentinels learn
-    the replicas from the master's INFO, read every 10 s."""
-    for h in HOSTS:
-        try:
-            r = redis_cli("SENTINEL", "MASTER", MASTER, host=host_addr(h), port=SENTINEL_PORT)
-        except subprocess.TimeoutExpired:
-            return False
-        words = r.stdout.split()
-        fields = dict(zip(words[::2], words[1::2], strict=False))
-        if r.returncode != 0 or not fields.get("num-slaves", "").isdigit():
-            return False
-        if int(fields["num-slaves"]) < len(HOSTS) - 1:
-            return False
-    return True
+    def run(self, node: str, argv: list[str], timeout: float = 10.0) -> subprocess.CompletedProcess[str]:
+        return in_ns(node, *argv, timeout=timeout)
 
 
 def wait_healthy(timeout: float, procs: list[Proc] | None = None) -> bool:
-    """Bounded: `hasentinel status` exits 0, every sentinel knows both replicas, and a write
-    through the VIP succeeds."""
+    """Bounded: `hasentinel status` exits 0 and the drills' readiness check passes: a write
+    through the VIP succeeds and every sentinel counts both replicas and both peers (a failover
+    leader repoints only the replicas it knows; sentinels learn them from the master's INFO,
+    every 10 s)."""
     deadline = time.monotonic() + timeout
     for _ in range(int(timeout) * 2 + 1):
         dead = [p.host for p in procs or [] if not p.matches()]
         if dead:
             raise LabError(f"a lab process of {', '.join(dead)} exited; see {STATE_DIR}/<host>/*.log")
         try:
-            ok = status().returncode == 0 and replicas_known() and write_probe()
+            ok = status().returncode == 0 and cluster_health(_Probe()) is None
         except subprocess.TimeoutExpired:
             ok = False
         if ok:

@@ -6,10 +6,10 @@ time): `AddressManager` (netlink, verified by reading back) and a `GarpAnnouncer
 + repeat on acquire, refresh while held, silent after release). Every acquire and release is
 answered with `VipDone`. Address lifetimes are computed here, from the action's deadline and the
 clock at the moment of the netlink call, so a process that stalls between the core's decision
-and the call never sets a lifetime past the deadline. Right after Start, and then every `check_period` seconds, a task reads whether the
-interface carries the VIP and feeds `VipObserved` (the core ignores it while an operation is in
-flight, and adopts it otherwise: an address someone removed is added again if we are entitled,
-one someone added is removed if not).
+and the call never sets a lifetime past the deadline. Right after Start, and then every
+`check_period` seconds, a task reads whether the interface carries the VIP and feeds
+`VipObserved` (the core ignores it while an operation is in flight, and adopts it otherwise: an
+address someone removed is added again if we are entitled, one someone added is removed if not).
 
 The netlink calls run inline in the Trio thread on one kept-open socket: a change takes about a
 millisecond, while a worker thread competes for the GIL with a busy sentinel (a release measured
@@ -68,8 +68,6 @@ class _Vip:
     last_error: str = ""
     present: bool | None = None
     renewals: int = 0
-    expires: float | None = None
-    """When the kernel drops the address (clock ms), as last set; None: permanent or unknown."""
     history: list[tuple[float, str, bool, str]] = field(default_factory=list)
 
 
@@ -190,10 +188,9 @@ class VipManager:
             return
         if present:
             v.renewals += 1
-            v.expires = self._clock() + seconds * 1000
             return
         log.warning("vip.renew_found_absent", master=v.master, vip=str(v.vip), iface=v.iface)
-        v.present, v.expires = False, None
+        v.present = False
         self._feed(VipObserved(v.master, False))
 
     def _do(self, v: _Vip, a: VipAcquire | VipRenew | VipRelease | VipAnnounce) -> None:
@@ -214,12 +211,11 @@ class VipManager:
                 seconds = None if a.expires is None else max(1, self._seconds_until(a.expires))
                 changed = self._addr.ensure_present(v.iface, v.vip, seconds)
                 v.present = True
-                v.expires = None if seconds is None else self._clock() + seconds * 1000
                 v.announcer.acquire()
             else:
                 v.announcer.release()
                 changed = self._addr.ensure_absent(v.iface, v.vip)
-                v.present, v.expires = False, None
+                v.present = False
         except VipError as e:
             v.errors += 1
             v.last_error = str(e)

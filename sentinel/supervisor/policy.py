@@ -138,6 +138,17 @@ Role = AsConfigured | AsMaster | ReplicaOf
 
 
 @dataclass(frozen=True, slots=True)
+class ReplicaData:
+    """The known replicas' answers to "do you hold data?" (supervisor/replicas.py): `empty` only
+    when every one of them is known to hold nothing; `unknown` when some could not tell (and
+    none is known to hold data)."""
+
+    empty: bool
+    detail: str
+    unknown: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class MasterView:
     """What the sentinels say about the master (the answer with the highest config epoch)."""
 
@@ -199,9 +210,7 @@ def decide_server_start(
     configured_replicaof: tuple[str, int] | None,
     after_crash: bool,
     master_restart: MasterRestart = "unless-empty",
-    replicas_empty: bool = False,
-    replicas_detail: str = "",
-    replicas_unknown: bool = False,
+    replicas: ReplicaData | None = None,
 ) -> Decision:
     """How (and whether) to start the server now. The decision table of docs/operations.md.
 
@@ -242,20 +251,21 @@ def decide_server_start(
         return StartServer(
             AsMaster(), "this server is the sentinels' master and they know no replica: nothing to wipe"
         )
-    if dataset.empty and replicas_empty and not (after_crash and master_restart == "never"):
+    asked = replicas or ReplicaData(False, "not asked")
+    if dataset.empty and asked.empty and not (after_crash and master_restart == "never"):
         return StartServer(
             AsMaster(),
             f"this server is the sentinels' master and its dataset is empty ({dataset.detail}), and so "
-            f"are its {n} replica(s) ({replicas_detail}): a new cluster, nothing to wipe",
+            f"are its {n} replica(s) ({asked.detail}): a new cluster, nothing to wipe",
         )
-    if dataset.empty and replicas_unknown and not after_crash:
+    if dataset.empty and asked.unknown and not after_crash:
         # At a start (not after a crash), no hint: at a new cluster's first start the replicas
         # answer a moment later (then this server starts as master); if one stays silent, the
         # sentinels fail over anyway once this server has been down for down-after. After a
         # crash the hint goes out as before: a master that lost its data should be replaced fast.
         return HoldServer(
             f"this server is the sentinels' master and its dataset is empty ({dataset.detail}); "
-            f"whether its {n} replica(s) hold data is not known yet ({replicas_detail}): asking again",
+            f"whether its {n} replica(s) hold data is not known yet ({asked.detail}): asking again",
             hint=False,
         )
     if dataset.empty:
@@ -332,12 +342,9 @@ class Assessed:
     view: MasterView
     dataset: DatasetState
     configured_replicaof: tuple[str, int] | None = None
-    replicas_empty: bool = False
-    """Every known replica answered and holds nothing (only asked when it matters: this server
-    is the sentinels' master, its dataset is empty and they know replicas; replicas.py)."""
-    replicas_detail: str = ""
-    replicas_unknown: bool = False
-    """Some replica could not tell (no answer, loading) and none is known to hold data."""
+    replicas: ReplicaData | None = None
+    """What the known replicas said, asked only when it matters (this server is the sentinels'
+    master, its dataset is empty and they know replicas; replicas.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -759,9 +766,7 @@ class SupervisorPolicy:
                 configured_replicaof=ev.configured_replicaof,
                 after_crash=c.after_crash,
                 master_restart=self.restart.master_restart,
-                replicas_empty=ev.replicas_empty,
-                replicas_detail=ev.replicas_detail,
-                replicas_unknown=ev.replicas_unknown,
+                replicas=ev.replicas,
             )
         if isinstance(d, HoldServer):
             first = c.holds == 0 or d.why != c.hold_reason

@@ -15,21 +15,11 @@ back, without the hint at a start (with it after a crash), and the supervisor as
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-
-@dataclass(frozen=True, slots=True)
-class ReplicaData:
-    """The replicas' answers: `empty` only when every one of them is known to hold nothing;
-    `unknown` when some could not tell (and none is known to hold data)."""
-
-    empty: bool
-    detail: str
-    unknown: bool = False
+from sentinel.supervisor.policy import ReplicaData
 
 
 def _keys(info: dict[str, object]) -> int:

@@ -62,6 +62,7 @@ from sentinel.supervisor.policy import (
     NotifyWatchdog,
     Probe,
     ProbeResult,
+    ReplicaData,
     SendSignal,
     SignalReceived,
     Spawn,
@@ -389,7 +390,7 @@ class Supervisor:
             dataset = await trio.to_thread.run_sync(
                 inspect_dataset, self.server.files, abandon_on_cancel=True
             )
-        empty, empty_detail, unknown = False, "", False
+        replicas: ReplicaData | None = None
         if (
             dataset.empty
             and view.addr is not None
@@ -398,8 +399,9 @@ class Supervisor:
         ):
             from sentinel.supervisor.replicas import probe_replicas
 
+            replicas = ReplicaData(False, "the replicas did not answer in time")
             with trio.move_on_after(3 * self.hc.health.probe_timeout * max(1, view.replicas) + 0.5):
-                rd = await trio.to_thread.run_sync(
+                replicas = await trio.to_thread.run_sync(
                     probe_replicas,
                     view.replica_addrs,
                     view.replicas,
@@ -407,12 +409,10 @@ class Supervisor:
                     self.hc.health.probe_timeout,
                     abandon_on_cancel=True,
                 )
-                empty, empty_detail, unknown = rd.empty, rd.detail, rd.unknown
         log.debug(
             "assessed",
             view=view.describe(),
-            replicas_empty=empty,
-            replicas_detail=empty_detail,
+            replicas=replicas,
             dataset=dataset.detail,
             answers=[
                 {
@@ -425,7 +425,7 @@ class Supervisor:
                 for a in answers
             ],
         )
-        self._feed(Assessed(token, view, dataset, self.server.replicaof, empty, empty_detail, unknown))
+        self._feed(Assessed(token, view, dataset, self.server.replicaof, replicas))
 
     async def _hint(self, host: str, port: int) -> None:
         try:

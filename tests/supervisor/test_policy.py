@@ -36,6 +36,7 @@ from sentinel.supervisor.policy import (
     Phase,
     Probe,
     ProbeResult,
+    ReplicaData,
     ReplicaOf,
     RestartSettings,
     SendSignal,
@@ -444,16 +445,16 @@ def test_empty_master_starts_only_when_its_replicas_are_empty_too() -> None:
     kw: dict[str, Any] = dict(
         view=view(SELF, replicas=2), self_addr=SELF, dataset=EMPTY, configured_replicaof=None, after_crash=False
     )
-    d = decide_server_start(**kw, replicas_empty=True, replicas_detail="r1 holds 0 key(s); r2 holds 0 key(s)")
+    d = decide_server_start(**kw, replicas=ReplicaData(True, "r1 holds 0 key(s); r2 holds 0 key(s)"))
     assert isinstance(d, StartServer) and d.role == AsMaster() and "new cluster" in d.why and "r2 holds 0" in d.why
-    d = decide_server_start(**kw, replicas_empty=False)
+    d = decide_server_start(**kw, replicas=ReplicaData(False, "r1 holds 3 key(s)"))
     assert isinstance(d, HoldServer) and d.hint  # a replica holds data: only a failover helps
-    d = decide_server_start(**kw, replicas_unknown=True, replicas_detail="r2 did not answer")
+    d = decide_server_start(**kw, replicas=ReplicaData(False, "r2 did not answer", unknown=True))
     assert isinstance(d, HoldServer) and not d.hint and "r2 did not answer" in d.why  # ask again
-    d = decide_server_start(**{**kw, "after_crash": True}, replicas_unknown=True)
+    d = decide_server_start(**{**kw, "after_crash": True}, replicas=ReplicaData(False, "?", unknown=True))
     assert isinstance(d, HoldServer) and d.hint  # after a crash: a failover, fast
     # after a crash with master_restart = never, the failover is awaited whatever the replicas hold
-    d = decide_server_start(**{**kw, "after_crash": True}, master_restart="never", replicas_empty=True)
+    d = decide_server_start(**{**kw, "after_crash": True}, master_restart="never", replicas=ReplicaData(True, ""))
     assert isinstance(d, HoldServer) and d.hint
 
 
