@@ -60,6 +60,30 @@ _PUBSUB_ALLOWED = {
 }
 
 
+# Plain data commands: what they do never changes the client's session or the server's
+# checks (see Engine.direct_commands). PING and ECHO are the only others as plain.
+_DIRECT_GROUPS = frozenset({"string", "generic", "hash", "list", "set", "sorted-set", "bitmap"})
+_DIRECT_NAMES = frozenset({b"ping", b"echo"})
+_DIRECT: dict[tuple[bool, bool], dict[bytes, Command]] = {}
+
+
+def _direct_table(writes: bool, denyoom: bool) -> dict[bytes, Command]:
+    """The direct-dispatch table: with writes or not, with denyoom commands or not (built once)."""
+    table = _DIRECT.get((writes, denyoom))
+    if table is None:
+        table = {}
+        for name, cmd in TABLE.items():
+            if (
+                (cmd.group in _DIRECT_GROUPS or name in _DIRECT_NAMES)
+                and not cmd.subcommands
+                and (writes or not cmd.is_write)
+                and (denyoom or not cmd.is_denyoom)
+            ):
+                table[name] = table[name.upper()] = cmd
+        _DIRECT[(writes, denyoom)] = table
+    return table
+
+
 def encode_command(argv: list[bytes]) -> bytes:
     return resp.array_header(len(argv)) + b"".join(resp.bulk(a) for a in argv)
 
@@ -150,25 +174,51 @@ class Engine:
         ):
             n, arity = len(argv), cmd.arity
             if (n == arity if arity > 0 else n >= -arity) and not (cmd.is_denyoom and self.config.maxmemory):
-                if not cmd.is_write:
-                    return self.call(c, cmd, argv)
-                # A write fence could refuse it only on a replica (READONLY), with
-                # min-replicas-to-write (NOREPLICAS), or in the persistence layer's MISCONF /
-                # shutdown states; otherwise `check_write_allowed` passes for anyone. A new kind
-                # of fence (a `check_write` hook) must be added to this test.
-                p = self.persistence
-                # The master link's writes pass every fence (as in Redis), so a replica applies
-                # its master's stream here too.
-                if not (
-                    (self.is_replica and c.kind != "master")
-                    or self.config.min_replicas_to_write
-                    or p is None  # no persistence layer (an engine under test): hooks may be anything
-                    or p.shutdown_done
-                    or not p.lastbgsave_ok
-                    or (p.aof.state and not p.aof.write_status_ok)  # AOF on: its write status decides
-                ):
+                if not cmd.is_write or self.writes_unfenced(c):
                     return self.call(c, cmd, argv)
         return self._execute_checked(c, argv, name, cmd)
+
+    def writes_unfenced(self, c: Client) -> bool:
+        """Whether no write fence can refuse a write from `c` now.
+
+        A fence refuses writes only on a replica (READONLY), with min-replicas-to-write
+        (NOREPLICAS), or in the persistence layer's MISCONF / shutdown states; otherwise
+        `check_write_allowed` passes for anyone. A new kind of fence (a `check_write` hook) must
+        be added here. The master link's writes pass every fence (as in Redis), so a replica
+        applies its master's stream through the shortcut too.
+        """
+        p = self.persistence
+        return not (
+            (self.is_replica and c.kind != "master")
+            or self.config.min_replicas_to_write
+            or p is None  # no persistence layer (an engine under test): hooks may be anything
+            or p.shutdown_done
+            or not p.lastbgsave_ok
+            or (p.aof.state and not p.aof.write_status_ok)  # AOF on: its write status decides
+        )
+
+    def direct_commands(self, c: Client) -> dict[bytes, Command] | None:
+        """The commands `c` may run through `call` now without `execute`'s checks, by the name
+        as sent (lower or upper case): None when every command needs them.
+
+        Only plain data commands are in it (see `_DIRECT_GROUPS`): they change none of what is
+        checked here (auth, MULTI, subscriptions, NO-TOUCH, pauses, write fences, maxmemory), so
+        the table stays right until a command outside it runs; the network layer asks again
+        after each such command. The arity is the caller's to check. Saves `execute`'s call and
+        checks per command in a pipeline.
+        """
+        if (
+            not c.authenticated
+            or c.in_multi
+            or c.no_touch
+            or c.channels
+            or c.patterns
+            or c.shard_channels
+            or self.pause_until
+            or self.client_pause_until
+        ):
+            return None
+        return _direct_table(self.writes_unfenced(c), not self.config.maxmemory)
 
     def _execute_checked(
         self, c: Client, argv: list[bytes], name: bytes, cmd: Command | None

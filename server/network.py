@@ -587,7 +587,8 @@ class Server:
         transport = conn.transport
         parser = conn.parser
         eng = self.engine
-        execute = eng.execute
+        execute, call = eng.execute, eng.call
+        direct = eng.direct_commands(client)
         commands = parser.commands
         # While this read's replies are collected, pushes to this client (a message it
         # published to itself) join them in order: client.batch is `out` outside awaits.
@@ -609,13 +610,20 @@ class Server:
                         break
                     rest = iter(batch)
                 for argv in rest:
-                    if (eng.pause_until or eng.client_pause_until) and eng.must_pause(client, argv):
-                        if out:
-                            transport.write(b"".join(out))
-                        client.batch = None
-                        client.postponed = True  # blocked from now on (CLIENT LIST, idle timeout)
-                        return (_PAUSE, argv, None, rest)
-                    r = execute(client, argv)
+                    cmd = direct.get(argv[0]) if direct is not None else None
+                    if cmd is not None and (
+                        len(argv) == cmd.arity if cmd.arity > 0 else len(argv) >= -cmd.arity
+                    ):
+                        r = call(client, cmd, argv)  # checked for the batch (Engine.direct_commands)
+                    else:
+                        if (eng.pause_until or eng.client_pause_until) and eng.must_pause(client, argv):
+                            if out:
+                                transport.write(b"".join(out))
+                            client.batch = None
+                            client.postponed = True  # blocked from now on (CLIENT LIST, idle timeout)
+                            return (_PAUSE, argv, None, rest)
+                        r = execute(client, argv)
+                        direct = eng.direct_commands(client)  # that command may have changed it
                     if r.__class__ is not bytes:
                         if out:
                             transport.write(b"".join(out))
@@ -639,6 +647,7 @@ class Server:
                         if transport.closed:
                             client.batch = None
                             return _END
+                        direct = eng.direct_commands(client)  # the AOF's write status may have changed
                     if client.close_after_reply:
                         break
                 rest = None

@@ -195,6 +195,32 @@ class StrictParser:
                 return cmd
         return None
 
+    def inline_commands(self) -> list[list[bytes]]:
+        """Every complete inline command at the front of the input, at once (a pipeline of
+        PINGs); empty where `next_command` has to decide: a multibulk, an incomplete line, a NUL
+        in the input, unbalanced quotes. Same result as `next_command` per command."""
+        buf, pos = self.buf, self.pos
+        last = buf.rfind(b"\n")
+        if last < pos or buf[pos] == 0x2A:
+            return []
+        chunk = bytes(buf[pos : last + 1])
+        if b"\x00" in chunk:
+            return []
+        out: list[list[bytes]] = []
+        p = 0
+        for line in chunk.split(b"\n")[:-1]:
+            if line[:1] == b"*":
+                break
+            n = len(line) + 1
+            args = split_args(line[:-1] if line[-1:] == b"\r" else line)
+            if args is None:
+                break
+            p += n
+            if args:
+                out.append(args)
+        self.pos = pos + p
+        return out
+
     def _inline(self) -> list[bytes] | None:
         buf, pos = self.buf, self.pos
         nl = buf.find(b"\n", pos)
@@ -424,11 +450,19 @@ class RequestParser:
         The batch form of `next_command` for the network loop (one call per read instead of one
         per command). A protocol error after some complete commands is raised by the next call,
         once those have run, as Redis answers the commands before the bad one. Input the strict
-        parser handles (inline, unauthenticated, error recovery) comes one command per call, so
-        each is parsed with the limits in force after the previous one ran.
+        parser handles (unauthenticated, error recovery) comes one command per call, so each is
+        parsed with the limits in force after the previous one ran; complete inline lines from
+        an authenticated client come at once (no limit applies inside them).
         """
         reader = self._reader
-        if self._strict is not None or reader is None or not self._raw_len:
+        strict = self._strict
+        if strict is not None and self.limits.authenticated:
+            batch = strict.inline_commands()
+            if batch:
+                if strict.pending == 0:
+                    self._strict = None
+                return batch
+        if strict is not None or reader is None or not self._raw_len:
             cmd = self.next_command()
             return [] if cmd is None else [cmd]
         out: list[list[bytes]] = []

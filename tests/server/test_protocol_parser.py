@@ -252,6 +252,9 @@ fragments = st.lists(
         st.sampled_from(
             [b"PING\r\n", b"*0\r\n", b"*-1\r\n", b"*1\r\n:5\r\n", b"*x\r\n", b"*1\r\n+ok\r\n", b"\r\n"]
         ),
+        st.sampled_from(  # inline lines, which come in batches (StrictParser.inline_commands)
+            [b"PING\n", b'SET a "b c"\r\n', b"ECHO 'x y'\n", b'GET "open\r\n', b"PI\x00NG\r\n", b"  \r\n", b"\n"]
+        ),
         st.binary(max_size=12),
     ),
     max_size=6,
