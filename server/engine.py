@@ -65,6 +65,7 @@ _PUBSUB_ALLOWED = {
 _DIRECT_GROUPS = frozenset({"string", "generic", "hash", "list", "set", "sorted-set", "bitmap"})
 _DIRECT_NAMES = frozenset({b"ping", b"echo"})
 _DIRECT: dict[tuple[bool, bool], dict[bytes, Command]] = {}
+_NO_DIRECT: dict[bytes, Command] = {}
 
 
 def _direct_table(writes: bool, denyoom: bool) -> dict[bytes, Command]:
@@ -172,8 +173,7 @@ class Engine:
             and not c.no_touch
             and not (c.channels or c.patterns or c.shard_channels)
         ):
-            n, arity = len(argv), cmd.arity
-            if (n == arity if arity > 0 else n >= -arity) and not (cmd.is_denyoom and self.config.maxmemory):
+            if cmd.min_args <= len(argv) <= cmd.max_args and not (cmd.is_denyoom and self.config.maxmemory):
                 if not cmd.is_write or self.writes_unfenced(c):
                     return self.call(c, cmd, argv)
         return self._execute_checked(c, argv, name, cmd)
@@ -197,12 +197,13 @@ class Engine:
             or (p.aof.state and not p.aof.write_status_ok)  # AOF on: its write status decides
         )
 
-    def direct_commands(self, c: Client) -> dict[bytes, Command] | None:
+    def direct_commands(self, c: Client) -> dict[bytes, Command]:
         """The commands `c` may run through `call` now without `execute`'s checks, by the name
-        as sent (lower or upper case): None when every command needs them.
+        as sent (lower or upper case): empty when every command needs them.
 
         Only plain data commands are in it (see `_DIRECT_GROUPS`): they change none of what is
-        checked here (auth, MULTI, subscriptions, NO-TOUCH, pauses, write fences, maxmemory), so
+        checked here (auth, MULTI, subscriptions, NO-TOUCH, CLIENT REPLY, pauses, write fences,
+        maxmemory), so
         the table stays right until a command outside it runs; the network layer asks again
         after each such command. The arity is the caller's to check. Saves `execute`'s call and
         checks per command in a pipeline.
@@ -214,10 +215,11 @@ class Engine:
             or c.channels
             or c.patterns
             or c.shard_channels
+            or c.reply_filter  # CLIENT REPLY OFF/SKIP: replies go through the network's filter
             or self.pause_until
             or self.client_pause_until
         ):
-            return None
+            return _NO_DIRECT
         return _direct_table(self.writes_unfenced(c), not self.config.maxmemory)
 
     def _execute_checked(

@@ -588,7 +588,7 @@ class Server:
         parser = conn.parser
         eng = self.engine
         execute, call = eng.execute, eng.call
-        direct = eng.direct_commands(client)
+        direct = eng.direct_commands(client).get
         commands = parser.commands
         # While this read's replies are collected, pushes to this client (a message it
         # published to itself) join them in order: client.batch is `out` outside awaits.
@@ -610,10 +610,8 @@ class Server:
                         break
                     rest = iter(batch)
                 for argv in rest:
-                    cmd = direct.get(argv[0]) if direct is not None else None
-                    if cmd is not None and (
-                        len(argv) == cmd.arity if cmd.arity > 0 else len(argv) >= -cmd.arity
-                    ):
+                    cmd = direct(argv[0])
+                    if cmd is not None and cmd.min_args <= len(argv) <= cmd.max_args:
                         r = call(client, cmd, argv)  # checked for the batch (Engine.direct_commands)
                     else:
                         if (eng.pause_until or eng.client_pause_until) and eng.must_pause(client, argv):
@@ -623,7 +621,11 @@ class Server:
                             client.postponed = True  # blocked from now on (CLIENT LIST, idle timeout)
                             return (_PAUSE, argv, None, rest)
                         r = execute(client, argv)
-                        direct = eng.direct_commands(client)  # that command may have changed it
+                        # That command may have changed both (CONFIG SET slowlog-log-slower-than
+                        # 0 or MONITOR put the timed call in place: AdminState.timed_call).
+                        direct, call = eng.direct_commands(client).get, eng.call
+                        if client.reply_filter and r.__class__ is bytes:  # CLIENT REPLY OFF/SKIP
+                            r = client.filter_reply(r)  # (never on with direct commands)
                     if r.__class__ is not bytes:
                         if out:
                             transport.write(b"".join(out))
@@ -632,8 +634,6 @@ class Server:
                         # before the task takes over must serve it.
                         eng.register_block(client, r)  # type: ignore[arg-type]
                         return (_BLOCK, argv, r, rest)  # type: ignore[return-value]
-                    if client.reply_filter:  # CLIENT REPLY OFF/SKIP
-                        r = client.filter_reply(r)
                     out.append(r)
                     out_bytes += len(r)
                     if out_bytes > BATCH_FLUSH:
@@ -647,7 +647,7 @@ class Server:
                         if transport.closed:
                             client.batch = None
                             return _END
-                        direct = eng.direct_commands(client)  # the AOF's write status may have changed
+                        direct = eng.direct_commands(client).get  # the AOF's write status may have changed
                     if client.close_after_reply:
                         break
                 rest = None

@@ -64,9 +64,14 @@ class Command:
     allow_loading: bool = False
     # CLIENT LIST's cmd= for this command: "name", or "parent|name" for a subcommand.
     label: bytes = b""
+    # The arity as a range of len(argv), for one chained comparison on the hot path.
+    min_args: int = 0
+    max_args: int = 0
 
     def __post_init__(self) -> None:
         self.label = self.name
+        self.min_args = abs(self.arity)
+        self.max_args = self.arity if self.arity > 0 else 1 << 62
         self.is_write = WRITE in self.flags
         self.is_denyoom = DENYOOM in self.flags
         self.no_auth = NO_AUTH in self.flags

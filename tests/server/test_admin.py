@@ -441,6 +441,21 @@ def test_slowlog_max_len(server: Any) -> None:
     assert r.slowlog_get(1)[0]["command"] == b"SLOWLOG LEN"
 
 
+def test_log_everything_applies_from_the_next_command_of_the_same_pipeline(server: Any) -> None:
+    """The network layer's direct dispatch picks up the timed call a CONFIG SET put in place."""
+    r = server.client()
+    r.slowlog_reset()
+    p = r.pipeline(transaction=False)
+    p.config_set("slowlog-log-slower-than", 0)
+    p.set("a", "1")
+    p.get("a")
+    p.incr("n")
+    p.execute()
+    got = [e["command"] for e in r.slowlog_get(10)]
+    r.config_set("slowlog-log-slower-than", 10000)
+    assert got[:3] == [b"INCRBY n 1", b"GET a", b"SET a 1"], got
+
+
 def test_slowlog_default_threshold_catches_slow_commands_only(server: Any) -> None:
     r = server.client()
     assert r.config_get("slowlog-log-slower-than") == {"slowlog-log-slower-than": "10000"}
