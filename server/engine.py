@@ -172,10 +172,11 @@ class Engine:
             and not c.in_multi
             and not c.no_touch
             and not (c.channels or c.patterns or c.shard_channels)
+            and cmd.min_args <= len(argv) <= cmd.max_args
+            and not (cmd.is_denyoom and self.config.maxmemory)
+            and (not cmd.is_write or self.writes_unfenced(c))
         ):
-            if cmd.min_args <= len(argv) <= cmd.max_args and not (cmd.is_denyoom and self.config.maxmemory):
-                if not cmd.is_write or self.writes_unfenced(c):
-                    return self.call(c, cmd, argv)
+            return self.call(c, cmd, argv)
         return self._execute_checked(c, argv, name, cmd)
 
     def writes_unfenced(self, c: Client) -> bool:
