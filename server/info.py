@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from server import REDIS_VERSION, __version__
-from server.commands.registry import TABLE, Command
+from server.commands.registry import all_commands
 from server.config import format_percentile
 from server.instrument import state
 from server.keyspace import now_ms
@@ -421,17 +421,6 @@ def section_modules(engine: Engine) -> Fields:
     return []
 
 
-def all_commands() -> list[Command]:
-    """Every command and subcommand, parents first (registry order)."""
-    out: list[Command] = []
-    seen: set[int] = set()
-    for cmd in TABLE.values():
-        if id(cmd) in seen:
-            continue
-        seen.add(id(cmd))
-        out.append(cmd)
-        out.extend(cmd.subcommands.values())
-    return out
 
 
 def section_commandstats(engine: Engine) -> Fields:

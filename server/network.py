@@ -594,6 +594,7 @@ class Server:
         # published to itself) join them in order: client.batch is `out` outside awaits.
         out: list[bytes] = []
         out_bytes = 0
+        stop = False
         client.batch = out
         if first is not None:
             if client.reply_filter:  # CLIENT REPLY OFF/SKIP
@@ -626,6 +627,7 @@ class Server:
                         direct, call = eng.direct_commands(client).get, eng.call
                         if client.reply_filter and r.__class__ is bytes:  # CLIENT REPLY OFF/SKIP
                             r = client.filter_reply(r)  # (never on with direct commands)
+                        stop = client.close_after_reply  # (never set by direct commands)
                     if r.__class__ is not bytes:
                         if out:
                             transport.write(b"".join(out))
@@ -648,7 +650,7 @@ class Server:
                             client.batch = None
                             return _END
                         direct = eng.direct_commands(client).get  # the AOF's write status may have changed
-                    if client.close_after_reply:
+                    if stop:
                         break
                 rest = None
                 # AUTH (or RESET) changes the unauthenticated request limits from the next

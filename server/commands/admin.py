@@ -132,7 +132,6 @@ def config_resetstat(c: Client, argv: list[bytes]) -> bytes:
 def reset_stats(eng: Any) -> None:
     """Redis's resetServerStats + resetCommandTableStats + resetErrorTableStats."""
     for name in (
-        "stat_numcommands",
         "stat_numconnections",
         "stat_expiredkeys",
         "stat_evictedkeys",

@@ -104,6 +104,19 @@ class Command:
 TABLE: dict[bytes, Command] = {}
 
 
+def all_commands() -> list[Command]:
+    """Every command and subcommand, parents first (registry order)."""
+    out: list[Command] = []
+    seen: set[int] = set()
+    for cmd in TABLE.values():
+        if id(cmd) in seen:
+            continue
+        seen.add(id(cmd))
+        out.append(cmd)
+        out.extend(cmd.subcommands.values())
+    return out
+
+
 def command(
     name: str,
     arity: int,
