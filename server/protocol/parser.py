@@ -398,7 +398,9 @@ class RequestParser:
                 # (A long read is first searched for the bytes alone, with memchr: the common
                 # request has none of them; for a short one a single search costs less.)
                 self._to_strict()
-        if self.buffered > self.limits.query_buffer_limit:
+        limit = self.limits.query_buffer_limit
+        # (On the hiredis path `buffered` never exceeds the retained bytes: skip asking hiredis.)
+        if (self._strict is not None or self._raw_len > limit) and self.buffered > limit:
             raise ProtocolError("query buffer limit exceeded")
 
     def next_command(self) -> list[bytes] | None:
