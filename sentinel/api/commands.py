@@ -715,8 +715,15 @@ async def cmd_sentinel(srv: ApiServer, c: ApiClient, argv: list[str]) -> bytes:
         hint_port = parse_int(argv[4])
         if hint_port is None:
             return _err(NOT_INTEGER)
+        exited: int | None = None
+        if len(argv) > 5:
+            if len(argv) != 7 or argv[5].lower() != "exited-ms-ago":
+                return _err(SYNTAX)
+            exited = parse_int(argv[6])
+            if exited is None or exited < 0:
+                return _err(NOT_INTEGER)
         return encode.value(
-            await rt.request(lambda r: MasterDownHintRequest(r, name, ip, hint_port)), proto
+            await rt.request(lambda r: MasterDownHintRequest(r, name, ip, hint_port, exited)), proto
         )
     reply = await rt.request(lambda r: _operator_request(r, sub, argv))
     return encode.value(reply, proto)

@@ -231,7 +231,7 @@ class SentinelCore:
         elif isinstance(ev, ScriptExited):
             w.scripts.exited(ctx, w.timers, ev.job, ev.exit_code, ev.signal)
         elif isinstance(ev, MasterDownHintRequest):
-            hint.on_hint(w, ctx, ev.request, ev.name, ev.ip, ev.port)
+            hint.on_hint(w, ctx, ev.request, ev.name, ev.ip, ev.port, ev.exited_ms_ago)
         elif isinstance(ev, FailoverRequest):
             admin.failover(w, ctx, ev.request, ev.name)
         elif isinstance(ev, SwitchoverRequest):

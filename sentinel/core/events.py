@@ -135,14 +135,15 @@ class IsMasterDownRequest:
 
 @dataclass(frozen=True, slots=True)
 class MasterDownHintRequest:
-    """Ours: `SENTINEL IS-MASTER-DOWN-HINT <name> <ip> <port>`, from this host's supervisor: the
-    master process at ip:port is gone (hint.py). The API checks arity and that port is an integer.
-    """
+    """Ours: `SENTINEL IS-MASTER-DOWN-HINT <name> <ip> <port> [EXITED-MS-AGO <ms>]`, from this
+    host's supervisor: the master process at ip:port is gone, and when it exited if the supervisor
+    saw it (hint.py). The API checks arity and the integers."""
 
     request: int
     name: str
     ip: str
     port: int
+    exited_ms_ago: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""Ours: `SENTINEL IS-MASTER-DOWN-HINT <name> <ip> <port>`, "this master process is gone".
+"""Ours: `SENTINEL IS-MASTER-DOWN-HINT <name> <ip> <port> [EXITED-MS-AGO <ms>]`, "this master
+process is gone" (and, when the supervisor saw it exit, how long ago).
 
 Sent by the host's supervisor (`hasentinel supervise`, docs/operations.md) when it holds back a
 crashed master that must not come back as master (an empty dataset would wipe its replicas).
@@ -21,6 +22,16 @@ The hint is never trusted blindly: it starts a check of our own, and only our ow
 * **Ignored** (`-master-down-hint ... #master answered PING: hint ignored`) if a valid reply
   arrives first (any valid reply received after the hint counts, even to an older PING: the
   hint must never make a live master down).
+
+* **The exit time** (EXITED-MS-AGO, from a supervisor that saw its server exit): kept as
+  `Master.exit_reported` for the master's current address, whatever else the hint does (also
+  when the master is SDOWN already). It is evidence that the master was up until then, which
+  the replica selection's master-link age rule needs when nothing else dates the master
+  (selection.py): a sentinel restarted after the master died, with a lone replica, could
+  otherwise never promote it, while the supervisor holds the master back waiting for exactly
+  that failover. The supervisor reports the moment it saw the exit, the latest the process can
+  have been up, so the evidence never makes a replica look fresher than it is by more than the
+  hint's transit time.
 
 The confirmed state ends with the next valid PING reply (then `-sdown` as usual) or with any
 change of the master's address (failover, SENTINEL RESET: the address generation changes).
@@ -75,7 +86,9 @@ def _running(master: Master) -> HintCheck | None:
     return h
 
 
-def on_hint(w: World, ctx: Ctx, request: int, name: str, ip: str, port: int) -> None:
+def on_hint(
+    w: World, ctx: Ctx, request: int, name: str, ip: str, port: int, exited_ms_ago: int | None = None
+) -> None:
     """SENTINEL IS-MASTER-DOWN-HINT: check the request, start a check, answer at once."""
     m = w.masters.get(name)
     if m is None:
@@ -95,6 +108,8 @@ def on_hint(w: World, ctx: Ctx, request: int, name: str, ip: str, port: int) -> 
         )
         return
     ok = ReplyTo(request, Status("OK"))
+    if exited_ms_ago is not None:
+        note_exit(m, ctx.now - exited_ms_ago)
     if m.sdown or m.in_failover or _running(m) is not None:
         why = (
             "already subjectively down"
@@ -118,6 +133,15 @@ def on_hint(w: World, ctx: Ctx, request: int, name: str, ip: str, port: int) -> 
         open_link(w, ctx, m, Channel.CMD)
     # else: a connection attempt is in flight; its LinkUp (then PING) or LinkDown decides
     progress(w, ctx, m)
+
+
+def note_exit(m: Master, at: int) -> None:
+    """Keep the latest exit time reported for the master's current address (selection.py uses
+    it as evidence of when the master was last up; a later report only narrows it)."""
+    prev = m.exit_reported
+    if prev is not None and prev[0] == m.addr_generation:
+        at = max(at, prev[1])
+    m.exit_reported = (m.addr_generation, at)
 
 
 def on_link_down(inst: Instance, channel: Channel) -> None:

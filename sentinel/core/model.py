@@ -261,6 +261,9 @@ class Master(Instance):
     last_failover: FailoverRecord | None = None
     hint: HintCheck | None = None
     """Ours: the check started by a master-down hint from the supervisor (hint.py)."""
+    exit_reported: tuple[int, int] | None = None
+    """Ours: (address generation, when) the master's process exited, as its supervisor saw it
+    (a hint's EXITED-MS-AGO): evidence of when the master was last up (selection.py)."""
 
     @property
     def quorum(self) -> int:

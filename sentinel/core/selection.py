@@ -28,10 +28,11 @@ master was last seen alive, which is wrong for a sentinel that (re)started, or l
 the master died: its SDOWN is recent, every replica's link has been down since the death, and
 no failover is ever possible. We measure against the last time the master is known to have
 been up: our own last INFO reply from it, and the other replicas' views (a replica of this
-master whose link is up saw it up now; one whose link went down saw it up until then). A
-replica is excluded when it lost its link more than 10 x down-after before that. Without any
-such evidence (no INFO from the master since we started, no other replica) stock's reference is
-kept: a lone replica nobody can date is not promoted.
+master whose link is up saw it up now; one whose link went down saw it up until then), and
+the exit time its supervisor reported in a master-down hint (hint.py: the process was up until
+it exited). A replica is excluded when it lost its link more than 10 x down-after before that.
+Without any such evidence (no INFO from the master since we started, no other replica, no
+reported exit) stock's reference is kept: a lone replica nobody can date is not promoted.
 """
 
 from __future__ import annotations
@@ -125,6 +126,9 @@ def link_down_limit(master: Master, r: Replica, reachable: list[Replica], now: i
     seen_up: int | None = None
     if master.info_refresh is not None:
         seen_up = max(master.info_refresh, master.last_avail_time)
+    ex = master.exit_reported
+    if ex is not None and ex[0] == master.addr_generation:
+        seen_up = ex[1] if seen_up is None else max(seen_up, ex[1])
     for o in reachable:
         if o is r or o.role_reported is not Role.SLAVE or not _follows(o, master):
             continue

@@ -399,10 +399,13 @@ class Assess:
 
 @dataclass(frozen=True, slots=True)
 class Hint:
-    """Tell the sentinels (the local one first) that the master at host:port is down."""
+    """Tell the sentinels (the local one first) that the master at host:port is down, and when
+    its process exited (`exited_at`, this policy's clock) if this supervisor saw it exit: the
+    sentinels take it as evidence of when the master was last up (sentinel/core/hint.py)."""
 
     host: str
     port: int
+    exited_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -508,6 +511,8 @@ class ChildState:
     not_before: float = 0.0
     after_crash: bool = False
     last_exit: str = ""
+    exited_at: float | None = None
+    """When the process last exited (a running one: not a failed spawn); None until then."""
     role: Role | None = None
     token: int = 0
     hold_reason: str = ""
@@ -681,6 +686,7 @@ class SupervisorPolicy:
         if c.pid != ev.pid:
             return
         c.pid = None
+        c.exited_at = now
         self._child_gone(now, c, describe_returncode(ev.returncode), acts)
 
     def _child_gone(self, now: float, c: ChildState, how: str, acts: list[Action]) -> None:
@@ -779,7 +785,7 @@ class SupervisorPolicy:
             level = ("info" if routine else "warning") if first else "debug"
             acts.append(Log(level, "server held back", fields))
             if d.hint and ev.view.addr is not None:
-                acts.append(Hint(ev.view.addr[0], ev.view.addr[1]))
+                acts.append(Hint(ev.view.addr[0], ev.view.addr[1], c.exited_at))
             return
         if c.holds:
             acts.append(Log("info", "server no longer held", {"after_attempts": c.holds, "why": d.why}))

@@ -255,7 +255,7 @@ class Supervisor:
         elif isinstance(a, Hint):
             if not self._hinting:  # one round at a time (a round is bounded; holds retry often)
                 self._hinting = True
-                self._start_task(self._hint, a.host, a.port)
+                self._start_task(self._hint, a.host, a.port, a.exited_at)
         elif isinstance(a, NotifyReady):
             self.notifier.notify("READY=1")
         elif isinstance(a, NotifyWatchdog):
@@ -427,20 +427,22 @@ class Supervisor:
         )
         self._feed(Assessed(token, view, dataset, self.server.replicaof, replicas))
 
-    async def _hint(self, host: str, port: int) -> None:
+    async def _hint(self, host: str, port: int, exited_at: float | None) -> None:
         try:
-            await self._hint_round(host, port)
+            await self._hint_round(host, port, exited_at)
         finally:
             self._hinting = False
 
-    async def _hint_round(self, host: str, port: int) -> None:
+    async def _hint_round(self, host: str, port: int, exited_at: float | None) -> None:
         tg = self._targets()
         timeout = self.hc.health.probe_timeout
         results: list[HintResult] = [HintResult(t, "unreachable", "no answer in time") for t in tg]
 
         async def one(i: int, t: SentinelTarget) -> None:
+            # How long ago, at the moment of sending (the policy's clock is trio's).
+            ago = None if exited_at is None else max(0, int((trio.current_time() - exited_at) * 1000))
             results[i] = await trio.to_thread.run_sync(
-                send_hint, t, self.hc.master_name, host, port, timeout, abandon_on_cancel=True
+                send_hint, t, self.hc.master_name, host, port, timeout, ago, abandon_on_cancel=True
             )
 
         with trio.move_on_after(timeout + 0.5):

@@ -5,9 +5,9 @@ one sentinel (bounded by its socket timeouts); `combine` turns the answers into 
 `MasterView`: the address with the highest config epoch (a sentinel that missed a failover
 still answers with the old address and an older epoch), the local sentinel winning ties.
 
-`send_hint` sends `SENTINEL IS-MASTER-DOWN-HINT <name> <ip> <port>` (docs/operations.md,
-"The hint"): the supervisor knows first-hand that the master process is gone and will not be
-started as master again. Ours implements it (sentinel/core/hint.py: checked by its own PING,
+`send_hint` sends `SENTINEL IS-MASTER-DOWN-HINT <name> <ip> <port> [EXITED-MS-AGO <ms>]`
+(docs/operations.md, "The hint"): the supervisor knows first-hand that the master process is
+gone and will not be started as master again, and when it exited if it saw that. Ours implements it (sentinel/core/hint.py: checked by its own PING,
 then SDOWN at once); a stock sentinel answers "unknown subcommand", and the failover then
 simply waits for down-after-milliseconds, as it would without a supervisor.
 """
@@ -147,11 +147,20 @@ class HintResult:
     detail: str = ""
 
 
-def send_hint(t: SentinelTarget, name: str, host: str, port: int, timeout: float = 1.0) -> HintResult:
-    """`SENTINEL IS-MASTER-DOWN-HINT <name> <host> <port>` to one sentinel (blocking, bounded)."""
+def send_hint(
+    t: SentinelTarget,
+    name: str,
+    host: str,
+    port: int,
+    timeout: float = 1.0,
+    exited_ms_ago: int | None = None,
+) -> HintResult:
+    """`SENTINEL IS-MASTER-DOWN-HINT <name> <host> <port> [EXITED-MS-AGO <ms>]` to one sentinel
+    (blocking, bounded)."""
     r = _client(t, timeout)
+    extra = () if exited_ms_ago is None else ("EXITED-MS-AGO", str(exited_ms_ago))
     try:
-        reply = r.execute_command("SENTINEL", HINT_SUBCOMMAND, name, host, str(port))
+        reply = r.execute_command("SENTINEL", HINT_SUBCOMMAND, name, host, str(port), *extra)
         return HintResult(t, "accepted", str(reply))
     except redis.ResponseError as e:
         text = str(e)

@@ -13,8 +13,15 @@ from tests.sentinel.driver import PEER1, PEER2, Driver, conf, healthy
 ASK = ("is-master-down-by-addr", "10.0.0.1", "6379", "0", "*")
 
 
-def hint(d: Driver, request: int = 1, name: str = "mymaster", ip: str = "10.0.0.1", port: int = 6379) -> list:
-    return d.step(MasterDownHintRequest(request, name, ip, port))
+def hint(
+    d: Driver,
+    request: int = 1,
+    name: str = "mymaster",
+    ip: str = "10.0.0.1",
+    port: int = 6379,
+    exited_ms_ago: int | None = None,
+) -> list:
+    return d.step(MasterDownHintRequest(request, name, ip, port, exited_ms_ago))
 
 
 def pings(acts: list) -> list[SendCommand]:
@@ -217,3 +224,22 @@ def test_an_address_change_voids_the_hint() -> None:
     assert d.master.hint is None or d.master.hint.generation != d.master.addr_generation
     d.advance(2000, settle=False)
     assert not d.master.sdown  # down-after (10 s) from the reset, not the void hint
+
+
+def test_the_reported_exit_time_is_kept_also_when_the_master_is_down_already() -> None:
+    """EXITED-MS-AGO is evidence for the replica selection (selection.link_down_limit), kept for
+    the master's current address whatever the hint does; a later report only narrows it."""
+    d = dead_master(down_after=1_000)
+    d.advance(3_000)
+    assert d.master.sdown
+    now = d.now
+    hint(d, 1, exited_ms_ago=2_500)
+    assert d.replies[1] == Status("OK")
+    gen = d.master.addr_generation
+    assert d.master.exit_reported == (gen, now - 2_500)
+    hint(d, 2, exited_ms_ago=9_000)  # an older exit: the later one stands
+    assert d.master.exit_reported == (gen, now - 2_500)
+    hint(d, 3, ip="10.0.0.9", exited_ms_ago=1)  # refused: changes nothing
+    assert d.master.exit_reported == (gen, now - 2_500)
+    hint(d, 4)  # no exit time: nothing recorded, nothing lost
+    assert d.master.exit_reported == (gen, now - 2_500)

@@ -52,22 +52,30 @@ def test_arity_errors_and_command_table(monitored: tuple[ServerProcess, Sentinel
         s.port,
         ["SENTINEL", "IS-MASTER-DOWN-HINT", "mymaster", "127.0.0.1"],
         ["SENTINEL", "IS-MASTER-DOWN-HINT", "mymaster", "127.0.0.1", str(m.port), "extra"],
+        ["SENTINEL", "IS-MASTER-DOWN-HINT", "mymaster", "127.0.0.1", str(m.port), "exited-ms-ago"],
+        ["SENTINEL", "IS-MASTER-DOWN-HINT", "mymaster", "127.0.0.1", str(m.port), "since", "5"],
+        ["SENTINEL", "IS-MASTER-DOWN-HINT", "mymaster", "127.0.0.1", str(m.port), "EXITED-MS-AGO", "x"],
+        ["SENTINEL", "IS-MASTER-DOWN-HINT", "mymaster", "127.0.0.1", str(m.port), "EXITED-MS-AGO", "-1"],
         ["SENTINEL", "IS-MASTER-DOWN-HINT", "mymaster", "127.0.0.1", "x"],
         ["SENTINEL", "IS-MASTER-DOWN-HINT", "nosuch", "127.0.0.1", str(m.port)],
         ["SENTINEL", "IS-MASTER-DOWN-HINT", "mymaster", "127.0.0.2", str(m.port)],
     )
     assert data == (
         b"-ERR wrong number of arguments for 'sentinel|is-master-down-hint' command\r\n"
-        b"-ERR wrong number of arguments for 'sentinel|is-master-down-hint' command\r\n"
+        b"-ERR syntax error\r\n"
+        b"-ERR syntax error\r\n"
+        b"-ERR syntax error\r\n"
+        b"-ERR value is not an integer or out of range\r\n"
+        b"-ERR value is not an integer or out of range\r\n"
         b"-ERR value is not an integer or out of range\r\n"
         b"-ERR No such master with that name\r\n"
         b"-ERR master address mismatch: mymaster is at 127.0.0.1:%d, not 127.0.0.2:%d\r\n" % (m.port, m.port)
     )
     info = raw(s.port, ["COMMAND", "INFO", "sentinel|is-master-down-hint"])
-    assert info.startswith(b"*1\r\n*10\r\n$28\r\nsentinel|is-master-down-hint\r\n:5\r\n*1\r\n+admin\r\n")
+    assert info.startswith(b"*1\r\n*10\r\n$28\r\nsentinel|is-master-down-hint\r\n:-5\r\n*1\r\n+admin\r\n")
     assert b"+@admin\r\n+@slow\r\n+@dangerous\r\n" in info
     helptext = s.client().execute_command("SENTINEL", "HELP")
-    assert "IS-MASTER-DOWN-HINT <master-name> <ip> <port>" in helptext
+    assert "IS-MASTER-DOWN-HINT <master-name> <ip> <port> [EXITED-MS-AGO <ms>]" in helptext
     # nothing changed
     assert "s_down" not in smaster(s.client())["flags"]
 
@@ -97,7 +105,12 @@ def test_a_killed_master_is_sdown_at_once(monitored: tuple[ServerProcess, Sentin
     c = s.client()
     m.kill9()
     t0 = time.monotonic()
-    assert c.execute_command("SENTINEL", "IS-MASTER-DOWN-HINT", "mymaster", "127.0.0.1", str(m.port)) == "OK"
+    assert (
+        c.execute_command(
+            "SENTINEL", "IS-MASTER-DOWN-HINT", "mymaster", "127.0.0.1", str(m.port), "exited-ms-ago", "20"
+        )
+        == "OK"
+    )
     wait_until(lambda: "s_down" in smaster(c)["flags"], timeout=8, what="SDOWN from the hint")
     elapsed = time.monotonic() - t0
     # the check's bound is 1 s (a refused connection decides sooner); down-after is 10 s

@@ -272,3 +272,20 @@ def test_our_own_last_info_from_the_master_dates_it() -> None:
     assert chosen(m) is None  # a lone replica nobody can date: stock's reference (SDOWN start)
     m.info_refresh, m.last_avail_time = NOW - 59_000, NOW - 59_000
     assert chosen(m) == "10.0.0.2:6379"
+
+
+def test_the_exit_time_its_supervisor_reported_dates_the_master() -> None:
+    """A lone replica that lost its link when the master's process exited (sim seed 3321: a
+    sentinel restarted after the death, the supervisor holding the master back for a failover)."""
+    m = make(_slave_of_master(master_link_down_ms=60_000), master_sdown_for=5_000)
+    assert chosen(m) is None
+    m.exit_reported = (m.addr_generation, NOW - 60_500)  # exited 60.5 s ago, the link dropped after
+    assert chosen(m) == "10.0.0.2:6379"
+    # a report for an older address of this master is no evidence
+    m.exit_reported = (m.addr_generation - 1, NOW - 60_500)
+    assert chosen(m) is None
+    # evidence only narrows: a replica disconnected long before the exit stays excluded
+    m2 = make(_slave_of_master(master_link_down_ms=200_000), master_sdown_for=5_000)
+    m2.exit_reported = (m2.addr_generation, NOW - 60_500)
+    sel = select_replica(m2, T, NOW)
+    assert sel.chosen is None and "master link down for 200000 ms" in sel.why_none()

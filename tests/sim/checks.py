@@ -44,6 +44,9 @@ CLOSED = {
     "F3": "no failover ever: every replica 'disconnected too long' measured from a recent SDOWN; "
     "fixed: the link age is measured from when the master was last known up "
     "(selection.link_down_limit)",
+    "F5": "no failover ever: a lone replica nobody could date while the supervisor held the crashed "
+    "master back; fixed: the supervisor's hint carries the exit time (hint.note_exit, "
+    "selection.link_down_limit)",
     "F4": "with the core's VIP rule, a holder whose sentinel was stalled past T_lease + margin kept "
     "the address; fixed: the address carries a kernel lifetime renewed with the lease "
     "(ownership.address_deadline)",

@@ -119,6 +119,24 @@ def f3_sentinels_restart_late(w: World) -> None:
 # --- findings about issue 5's rule (not the core) ----------------------------------------------
 
 
+
+def f5_lone_replica_after_a_late_restart(w: World) -> None:
+    """F5. As F3, but the other replica's host is off: when the sentinels come back, the one
+    replica left lost its link when the master died, and nothing they see dates that death (no
+    INFO from the master since they started, no other replica linked to it). The supervisor
+    holds the crashed master back for a failover that the master-link age rule never allowed
+    (sim seed 3321). Its hint now says when the process exited."""
+    w.start_client()
+    for p in w.sentinels.values():
+        p.crash()
+    w.hosts["h2"].power_off()
+    w.hosts["h0"].server.crash()
+    w.hosts["h0"].supervise_server()
+    w.advance(12_000)
+    for h in ("h0", "h1"):
+        w.hosts[h].sentinel.boot()
+
+
 def isolate_master_host(w: World) -> None:
     """The master's host is cut from everybody for 8 s (failover elsewhere), then healed."""
     w.start_client()

@@ -110,6 +110,9 @@ class Server(Process):
         self.port = SERVER_PORT
         self.settings = settings
         self.runid = ""
+        self.exited_at: int | None = None
+        """When the process last exited (scheduler time) as its supervisor saw it; None after a
+        power loss (the supervisor died too) and while it runs."""
         self.replid = ""
         """master_replid: the history we serve (a replica's is its master's, adopted at sync)."""
         self.replid2 = "0" * 40
@@ -206,6 +209,7 @@ class Server(Process):
     def boot(self, master: tuple[str, int] | None) -> None:
         """Start the process (data kept from before, a new run id) as master or replica of `master`."""
         self.start_process()
+        self.exited_at = None
         self.runid = f"{self.world.rng.getrandbits(160):040x}"
         self.replid, self.replid2, self.second_off = self.runid, "0" * 40, -1
         self.clients.clear()
@@ -236,6 +240,7 @@ class Server(Process):
         self.world.trace(self.host, "server crash")
         if self.repl_cancel is not None:
             self.repl_cancel()
+        self.exited_at = self.world.sched.now  # the supervisor sees it exit (a hint dates it)
         self.die(fin)
         self.clients.clear()
         self.downstream.clear()

@@ -18,7 +18,7 @@ import pytest
 from tests.sim import scenarios
 from tests.sim.conftest import SUMMARIES
 from tests.sim.sweep import config_for, first_failure
-from tests.sim.world import Result, SimConfig, liveness, run_seed
+from tests.sim.world import Result, SimConfig, World, liveness, run_seed
 
 pytestmark = pytest.mark.sim
 
@@ -58,6 +58,27 @@ def test_f3_master_dies_while_the_sentinels_are_down() -> None:
     for seed in range(10):
         r = scenarios.scripted(seed, scenarios.f3_sentinels_restart_late, one_fault())
         assert r.ok, f"seed {seed}: {r.violation}"
+
+
+def test_f5_lone_replica_dated_by_the_supervisors_exit_time() -> None:
+    """F5 (closed; sim seed 3321). F3 with a single replica left (the third host stays off): no
+    failover was ever possible while the supervisor held the crashed master back (10 of these
+    10 seeds). The supervisor's hint now carries the exit time (EXITED-MS-AGO), which dates the
+    master (selection.link_down_limit): the lone replica is promoted."""
+    for seed in range(10):
+        w = World(seed, one_fault())
+        w.warm_up()
+        scenarios.f5_lone_replica_after_a_late_restart(w)
+
+        def promoted(w: World = w) -> bool:
+            addrs = {
+                w.sentinels[h].core.world.masters["mymaster"].addr  # type: ignore[union-attr]
+                for h in ("h0", "h1")
+                if w.sentinels[h].core is not None
+            }
+            return addrs == {("10.0.0.2", 6379)} and w.servers["h1"].role == "master"
+
+        assert scenarios.advance_until(w, promoted, 60_000, step_ms=100), f"seed {seed}: {w.describe()}"
 
 
 def test_f3_minimal_script_found_by_the_state_machine() -> None:

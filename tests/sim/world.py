@@ -8,6 +8,7 @@ machine (tests/sim/test_stateful.py) through the same fault methods.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import random
 import time
 from collections import deque
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sentinel.core import FailoverRequest, SimulateFailureRequest, Timers
+from sentinel.core import FailoverRequest, MasterDownHintRequest, SimulateFailureRequest, Timers
 from sentinel.core.replies import ErrorReply, Reply
 from tests.sim.checks import Checks, Violation
 from tests.sim.engine import MS, Clock, Conn, LinkParams, Network, Process, Scheduler
@@ -173,7 +174,8 @@ class Host:
     def supervise_server(self, delay: int | None = None) -> None:
         """Restart the server after RestartSec, as a replica of the master the local sentinel
         names; while the sentinel is down or names this very server (a crashed master), wait:
-        a crashed master never comes back as a master (its data is kept; AOF)."""
+        a crashed master never comes back as a master (its data is kept; AOF). While it holds
+        the crashed master it hints the sentinels, with the exit time (`hint`)."""
         if self.restart_pending["server"]:
             return
         self.restart_pending["server"] = True
@@ -188,6 +190,8 @@ class Host:
                 core.world.masters[MASTER_NAME].addr if core is not None and self.sentinel.alive else None
             )
             if target is None or target == self.server.addr:
+                if target is not None and self.server.exited_at is not None:
+                    self.hint(self.server.exited_at)
                 self.world.sched.after(1000 * MS, attempt)
                 return
             self.restart_pending["server"] = False
@@ -195,6 +199,21 @@ class Host:
             self.world.after_core_change()
 
         self.world.sched.after(d * MS, attempt)
+
+    def hint(self, exited_at: int) -> None:
+        """SENTINEL IS-MASTER-DOWN-HINT ... EXITED-MS-AGO to every sentinel this host reaches (as
+        the real supervisor does at each retry of its hold; sentinel/supervisor/runner.py)."""
+        w = self.world
+        ago = (w.sched.now - exited_at) // MS
+        host, port = self.server.addr
+        for name, p in w.sentinels.items():
+            if not p.alive or (
+                name != self.name and not (w.net.path_open(self.name, name) and w.net.path_open(name, self.name))
+            ):
+                continue
+            req = next(w.hint_requests)
+            ev = MasterDownHintRequest(req, MASTER_NAME, host, port, ago)
+            p.run(lambda p=p, ev=ev: p.feed(ev))  # type: ignore[misc]
 
     # --- faults -------------------------------------------------------------------------------
 
@@ -222,6 +241,7 @@ class Host:
         self.freezes = {"server": 0, "sentinel": 0}
         self.vm_paused = 0
         self.server.crash(fin=False)
+        self.server.exited_at = None  # its supervisor died with it: nobody saw the exit
         self.sentinel.crash(fin=False)
         self.hooks.power_off()
         self.world.after_core_change()
@@ -376,6 +396,7 @@ class World:
         self.net.add_host(CLIENT_HOST, CLIENT_IP)
         self.vip: VipOwnership = self.make_vip()
         self.hosts: dict[str, Host] = {}
+        self.hint_requests = itertools.count(2_000_000)  # request ids of the supervisors' hints
         for i, h in enumerate(self.host_names):
             self.hosts[h] = Host(self, h, f"10.0.0.{i + 1}", i)
         self.servers: dict[str, Server] = {h: self.hosts[h].server for h in self.host_names}

@@ -487,20 +487,31 @@ def test_crashed_empty_master_is_held_hinted_then_started_as_replica() -> None:
     acts = h.crash(Child.SERVER)
     tok = h.assess_token(acts)  # asked at once, not after the back-off
     acts = h.feed(Assessed(tok, view(SELF, replicas=1), EMPTY))
-    assert Hint(*SELF) in acts
+    assert Hint(*SELF, exited_at=t_crash) in acts  # when it exited: the sentinels date the master
     assert h.p.children[Child.SERVER].phase is Phase.HELD
     held = [a for a in acts if isinstance(a, Log) and a.message == "server held back"]
     assert held and held[0].level == "warning" and "wipe its 1 replica" in held[0].fields["why"]
     # still the master per the sentinels at the next retry: hinted again, still held
     acts = h.advance(h.now + 1)
     acts = h.feed(Assessed(h.assess_token(acts), view(SELF, replicas=1), EMPTY))
-    assert Hint(*SELF) in acts and not [a for a in acts if isinstance(a, Spawn)]
+    assert Hint(*SELF, exited_at=t_crash) in acts and not [a for a in acts if isinstance(a, Spawn)]
     # failover done: started as a replica of the new master
     acts = h.advance(h.now + 1)
     acts = h.feed(Assessed(h.assess_token(acts), view(OTHER, epoch=2), EMPTY))
     assert Spawn(Child.SERVER, ReplicaOf(*OTHER)) in acts
     assert h.now - t_crash >= 1  # never before the back-off
     assert not [a for a in h.of(Spawn) if a.child is Child.SERVER and a.role == AsMaster()][1:]
+
+
+def test_a_hint_carries_no_exit_time_unless_this_supervisor_saw_the_exit() -> None:
+    """At a start (the server was not ours to watch) the hint has no exit time; a spawn that
+    failed is no exit of a running server either."""
+    h = Harness()
+    acts = h.feed(Start())
+    held = ReplicaData(False, "a replica holds data")
+    acts = h.feed(Assessed(h.assess_token(acts), view(SELF, replicas=1), EMPTY, replicas=held))
+    assert Hint(*SELF, exited_at=None) in acts
+    assert h.p.children[Child.SERVER].exited_at is None
 
 
 def test_crashed_master_with_data_restarts_as_master_after_the_backoff() -> None:
@@ -519,9 +530,10 @@ def test_crashed_master_with_data_restarts_as_master_after_the_backoff() -> None
 def test_master_restart_never_holds_a_crashed_master_with_data() -> None:
     h = Harness(restart=RestartSettings(initial_delay=0.5, master_restart="never"))
     h.boot(view(SELF, replicas=1))
+    t_crash = h.now
     acts = h.crash(Child.SERVER)
     acts = h.feed(Assessed(h.assess_token(acts), view(SELF, replicas=1), DATA))
-    assert Hint(*SELF) in acts
+    assert Hint(*SELF, exited_at=t_crash) in acts
 
 
 def test_boot_waits_for_the_local_sentinel_before_falling_back_to_the_config() -> None:

@@ -62,6 +62,9 @@ def test_hint_outcomes(fake: tuple[FakeSentinel, Path, Path]) -> None:
     assert r.outcome == "accepted"
     cmds = [json.loads(line)["argv"] for line in record.read_text().splitlines()]
     assert ["SENTINEL", "IS-MASTER-DOWN-HINT", "mymaster", "10.0.0.1", "6379"] in cmds
+    assert send_hint(t, "mymaster", "10.0.0.1", 6379, exited_ms_ago=1500).outcome == "accepted"
+    cmds = [json.loads(line)["argv"] for line in record.read_text().splitlines()]
+    assert ["SENTINEL", "IS-MASTER-DOWN-HINT", "mymaster", "10.0.0.1", "6379", "EXITED-MS-AGO", "1500"] in cmds
     assert (
         send_hint(SentinelTarget("127.0.0.1", free_port()), "m", "h", 1, timeout=0.5).outcome == "unreachable"
     )

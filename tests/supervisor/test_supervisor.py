@@ -404,9 +404,14 @@ def test_hint_reaches_every_sentinel_and_the_server_follows_the_new_master(
         kill9(sup.current_pid("server"))
         sup.wait_event("server held back")
         hint = ["SENTINEL", "IS-MASTER-DOWN-HINT", "mymaster", "127.0.0.1", str(sport)]
+        killed = time.monotonic()
 
         def hinted(path: Path) -> bool:
-            return hint in [r.get("argv") for r in read_jsonl(path)]
+            # with when the server exited, as this supervisor saw it (ms ago, at the send)
+            for argv in (r.get("argv") or [] for r in read_jsonl(path)):
+                if argv[:5] == hint and argv[5:6] == ["EXITED-MS-AGO"]:
+                    return 0 <= int(argv[6]) <= (time.monotonic() - killed) * 1000 + 50
+            return False
 
         for path in (rec / "sentinel.jsonl", rec / "peer.jsonl"):
             sup.wait_for(partial(hinted, path), what=f"hint in {path.name}")
