@@ -275,7 +275,23 @@ class NetnsLab:
             seed_dataset(self.state_dir / self.hosts[0] / "data" / "dump.rdb")
             for h in self.hosts:
                 self._start_supervisor(h)
+                if h == self.hosts[0]:
+                    self._wait_server(h, min(timeout, 20.0))
         self._wait_healthy(timeout)
+
+    def _wait_server(self, host: str, timeout: float) -> None:
+        """Until `host`'s server answers PING (bounded; `_wait_healthy` reports a failure).
+
+        The seeded master starts first: its supervisor starts the server only once its own
+        sentinel answers, and with the drills' short down-after (1 s) the other hosts' sentinels,
+        started meanwhile, counted it down from their own start and failed over before it ever
+        ran (a trial then began on another master, still reconfiguring replicas)."""
+        deadline = time.monotonic() + timeout
+        for _ in range(int(timeout / 0.1) + 1):
+            r = self.run(host, ["redis-cli", "-p", str(self.server_port), "PING"], timeout=2.0)
+            if r.stdout.strip() == "PONG" or time.monotonic() >= deadline:
+                return
+            time.sleep(0.1)
 
     def _start_supervisor(self, host: str) -> None:
         assert self._state is not None
