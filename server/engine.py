@@ -174,6 +174,7 @@ class Engine:
             and cmd.min_args <= len(argv) <= cmd.max_args
             and not (cmd.is_denyoom and self.config.maxmemory)
             and (not cmd.is_write or self.writes_unfenced(c))
+            and not (self.is_replica and not cmd.allow_stale and self.serving_stale_denied(c))
         ):
             return self.call(c, cmd, argv)
         return self._execute_checked(c, argv, name, cmd)
@@ -197,6 +198,16 @@ class Engine:
             or (p.aof.state and not p.aof.write_status_ok)  # AOF on: its write status decides
         )
 
+    def serving_stale_denied(self, c: Client) -> bool:
+        """`replica-serve-stale-data no` applies: a replica whose master link is down refuses
+        commands not flagged `stale` with -MASTERDOWN (never its master's own stream)."""
+        return (
+            self.is_replica
+            and not self.master_link_up
+            and not self.config.replica_serve_stale_data
+            and c.kind != "master"
+        )
+
     def direct_commands(self, c: Client) -> dict[bytes, Command]:
         """The commands `c` may run through `call` now without `execute`'s checks, by the name
         as sent (lower or upper case): empty when every command needs them.
@@ -218,6 +229,7 @@ class Engine:
             or c.reply_filter  # CLIENT REPLY OFF/SKIP: replies go through the network's filter
             or self.pause_until
             or self.client_pause_until
+            or self.serving_stale_denied(c)  # -MASTERDOWN for the data commands
         ):
             return _NO_DIRECT
         return _direct_table(self.writes_unfenced(c), not self.config.maxmemory)
@@ -259,6 +271,14 @@ class Engine:
                 self.check_write_allowed(c, cmd)
             if c.in_pubsub and name not in _PUBSUB_ALLOWED:
                 raise CommandError(errors.PUBSUB_CONTEXT.format(cmd.full_name))
+            if self.serving_stale_denied(c):
+                # Redis: only commands flagged "stale" (INFO, REPLICAOF, ...); an EXEC whose
+                # queue holds any other command is refused too.
+                stale_ok = (
+                    all(q.allow_stale for q, _ in c.queued) if name == b"exec" and c.in_multi else cmd.allow_stale
+                )
+                if not stale_ok:
+                    raise CommandError(errors.MASTERDOWN)
             if c.in_multi and name not in _EXEC_LIKE:
                 c.queued.append((cmd, argv))
                 return resp.QUEUED
