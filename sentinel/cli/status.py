@@ -67,6 +67,16 @@ def _consensus(views: list[tuple[SentinelView, MasterView]]) -> tuple[Endpoint |
     return addr, epoch, len(beliefs) == 1
 
 
+def _replica_sets(views: list[tuple[SentinelView, MasterView]]) -> dict[str, tuple[str, ...]]:
+    """Each sentinel's known replicas (SENTINEL REPLICAS, sorted addresses), for the sentinels
+    whose answers are complete."""
+    return {
+        str(s.ep): tuple(sorted(f"{r.get('ip', '?')}:{r.get('port', '?')}" for r in mv.replicas))
+        for s, mv in views
+        if mv.error is None
+    }
+
+
 def _claim(s: SentinelView, mv: MasterView) -> dict[str, Any]:
     """One sentinel's own account of the VIP on its host (SENTINEL VIP-STATUS)."""
     v = mv.vip or {}
@@ -148,6 +158,12 @@ def _master_doc(
     elif not agreed:
         beliefs = ", ".join(f"{d['sentinel']}: {d['address']} epoch {d['config_epoch']}" for d in view_docs)
         problem("degraded", f"sentinels disagree on the master: {beliefs}")
+    known = _replica_sets([(s, mv) for s, mv in views if (mv.address, mv.config_epoch) == (addr, epoch)])
+    if len(set(known.values())) > 1:
+        # One of them would choose from fewer replicas in a failover (right after a change, this
+        # lasts until its next INFO round, about 10 s).
+        detail = "; ".join(f"{k}: {len(v)} ({', '.join(v) or 'none'})" for k, v in known.items())
+        problem("degraded", f"sentinels disagree on the replicas: {detail}")
     quorum = _int(views[0][1].fields.get("quorum")) if views else None
     # The sentinels as a group: every known sentinel (by runid), reachable or not, and its vote.
     members: dict[str, dict[str, Any]] = {}

@@ -56,6 +56,22 @@ def test_disagreement_is_degraded_and_marked() -> None:
     assert doc["health"] in ("degraded", "down")
 
 
+def test_sentinels_knowing_different_replicas_is_degraded() -> None:
+    mport = free_port()
+    views = [_view(1, mport, 3), _view(2, mport, 3), _view(3, mport, 3)]
+    both = [{"ip": "127.0.0.1", "port": "7001"}, {"ip": "127.0.0.1", "port": "7002"}]
+    for v in views:
+        v.masters["m"].replicas = list(both)
+    doc = build_status(Survey(views), _src(), vip_option=None)
+    assert not any("disagree on the replicas" in p["message"] for p in doc["problems"])
+    views[2].masters["m"].replicas = both[:1]  # one sentinel has not discovered a replica
+    doc = build_status(Survey(views), _src(), vip_option=None)
+    assert validate(doc, STATUS_SCHEMA) == []
+    [p] = [p for p in doc["problems"] if "disagree on the replicas" in p["message"]]
+    assert p["severity"] == "degraded" and "127.0.0.1:3: 1 (127.0.0.1:7001)" in p["message"]
+    assert doc["health"] in ("degraded", "down")
+
+
 def test_vip_claims() -> None:
     mport = free_port()
     master = f"127.0.0.1:{mport}"
