@@ -355,6 +355,13 @@ class Engine:
             r = e.reply
         except Exception as e:  # a bug must cost one reply, never the server
             self.stat_unexpected_error_replies += 1
+            log.error(
+                "internal error in a command",
+                command=cmd.full_name,
+                args=len(argv) - 1,
+                error=f"{type(e).__name__}: {e}",
+                exc_info=e,
+            )
             self.hooks.get("internal_error", _ignore)(cmd, argv, e)
             r = resp.error(f"ERR internal error in '{cmd.full_name}': {type(e).__name__}")
         cmd.calls += 1  # total_commands_processed is their sum (stat_numcommands)

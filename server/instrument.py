@@ -462,6 +462,9 @@ class Watchdog:
         self.tracked: dict[int, _Seen] = {}
         self.prev_handler: Any = None
         self.code: Any = None
+        self._in_tick = False
+        self.errors = 0
+        """Ticks that failed (an error the handler must not let surface in a command)."""
 
     @classmethod
     def start(cls, st: AdminState, interval: float) -> Watchdog | None:
@@ -504,10 +507,25 @@ class Watchdog:
         return out
 
     def _tick(self, signum: int, frame: FrameType | None) -> None:
+        """The SIGPROF handler. It runs between two bytecodes of whatever the main thread was
+        doing, so anything it raises would surface there (a command would fail with "internal
+        error"), and another tick can interrupt it: a tick inside a tick returns at once, and an
+        error is swallowed (counted in `errors`)."""
+        if self._in_tick:
+            return
+        self._in_tick = True
+        try:
+            self._observe(frame)
+        except Exception:
+            self.errors += 1
+        finally:
+            self._in_tick = False
+
+    def _observe(self, frame: FrameType | None) -> None:
         now = time.monotonic()
         running = self._calls_on_stack(frame)
         ids = {id(f) for f in running}
-        for key in [k for k in self.tracked if k not in ids]:
+        for key in [k for k in list(self.tracked) if k not in ids]:
             self._finalize(self.tracked.pop(key), now)
         for f in running:
             seen = self.tracked.get(id(f))
@@ -536,8 +554,11 @@ class Watchdog:
         if not self.tracked:
             return
         running = {id(f) for f in self._calls_on_stack(_current_frame())}
-        for key in [k for k in self.tracked if k not in running]:
-            self._finalize(self.tracked.pop(key), now)
+        # list(dict) runs in C, so a tick cannot change the dict while it is being read.
+        for key in [k for k in list(self.tracked) if k not in running]:
+            seen = self.tracked.pop(key, None)
+            if seen is not None:
+                self._finalize(seen, now)
 
     def _finalize(self, seen: _Seen, gone: float) -> None:
         if id(seen.argv) in self.st.exact_done:
