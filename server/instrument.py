@@ -525,7 +525,7 @@ class Watchdog:
         now = time.monotonic()
         running = self._calls_on_stack(frame)
         ids = {id(f) for f in running}
-        for key in [k for k in list(self.tracked) if k not in ids]:
+        for key in [k for k in self.tracked if k not in ids]:  # no tick runs inside a tick
             self._finalize(self.tracked.pop(key), now)
         for f in running:
             seen = self.tracked.get(id(f))

@@ -52,6 +52,10 @@ class VipSettings:
     sentinels: int = 0
     """Expected number of sentinels (the lease majority is over max(this, known + 1)); 0: known."""
 
+    def is_local(self, host: str, port: int) -> bool:
+        """Whether host:port is our local server."""
+        return port == self.local_port and host.lower() == self.local_host.lower()
+
     def to_fields(self) -> dict[str, Any]:
         """JSON-able form."""
         return {

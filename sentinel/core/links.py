@@ -162,25 +162,25 @@ def may_be_write_paused(w: World, inst: Instance, master: Master) -> bool:
     """Ours: whether `inst` is our local server (`sentinel vip-local-server`) while a fence's
     `CLIENT PAUSE ... WRITE` may be in effect on it (not known to be lifted: ownership.py).
 
-    By address, not by Instance: after a switch the same server is a new Instance (a replica of
-    the new master, or the master object itself) whose link opens before the fence logic has
-    run for it, and the pause on the server outlives the old Instance."""
+    By address, not by a flag on the Instance: after a switch the same server is a new Instance
+    (a replica of the new master, or the master object itself) whose link opens before the fence
+    logic has run for it, and the pause on the server outlives the old Instance."""
     cfg = master.settings.vip
     if cfg is None:
         return False
     o = w.ownership.get(master.name)
     if o is None or o.fence_want is False:
         return False
-    return inst.port == cfg.local_port and inst.host.lower() == cfg.local_host.lower()
+    return cfg.is_local(inst.host, inst.port)
 
 
 def send_hello(w: World, ctx: Ctx, inst: Instance, master: Master) -> bool:
     """PUBLISH our hello on the instance's cc (masters, replicas and sentinels alike).
 
-    Ours: never to an instance we keep write-paused (our fenced local server): Redis holds a
+    Ours: never to our local server while it may be write-paused by our fence: Redis holds a
     paused PUBLISH, and every later command of the link behind it, the fence's own CLIENT
     UNPAUSE included, until the pause ends by itself."""
-    if inst.fenced or may_be_write_paused(w, inst, master):
+    if may_be_write_paused(w, inst, master):
         return False
     payload = hello_payload(w, inst, master)
     if send_cmd(w, ctx, inst, master, Purpose.HELLO, "PUBLISH", HELLO_CHANNEL, payload) is None:

@@ -118,9 +118,6 @@ class Instance:
     sdown_since: int | None = None
     """Start of the last SDOWN (kept after it clears, as stock's s_down_since_time)."""
     script_kill_sent: bool = False
-    fenced: bool = False
-    """Ours: we keep a CLIENT PAUSE WRITE on this instance (our local server): no PUBLISH to it,
-    a paused PUBLISH would hold every later command of the link."""
     last_pub_time: int | None = None
     """When a hello PUBLISH to this instance last succeeded."""
     hello_sent: int | None = None

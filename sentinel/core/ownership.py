@@ -226,11 +226,6 @@ def heartbeat_ms(lease: int) -> int:
     return max(10, lease // 4)
 
 
-def is_local(cfg: VipSettings, host: str, port: int) -> bool:
-    """Whether host:port is our local server."""
-    return port == cfg.local_port and host.lower() == cfg.local_host.lower()
-
-
 # --- events from the runtime -----------------------------------------------------------------
 
 
@@ -421,7 +416,7 @@ def evaluate(w: World, ctx: Ctx, m: Master, cfg: VipSettings) -> None:
                 ctx.emit(VipAnnounce(m.name, o.vip, o.iface))
         elif now >= o.started + startup_ms(lease_len):
             event(w, ctx, Level.WARNING, "-vip-lease", m, m, f" heard {heard}/{total} need {need}")
-    local_is_master = is_local(cfg, m.host, m.port)
+    local_is_master = cfg.is_local(m.host, m.port)
     current, behind = _current(o, m, need, forever)
     if current != o.current:
         o.current = current
@@ -679,13 +674,10 @@ def _fence(
 ) -> None:
     now = ctx.now
     li = local_instance(w, ctx, m, cfg, local_is_master)
-    for inst in (m, *m.replicas.values()):
-        if inst is not li:
-            inst.fenced = False
     if local_is_master:
         o.local_master_epoch = m.config_epoch
     want = not entitled and local_may_write(o, m, li)
-    li.fenced = o.fence_want is not False  # no PUBLISH to it until a lift was actually sent
+    # While o.fence_want is not False no hello goes to our server (links.may_be_write_paused).
     # No startup exemption here (unlike the address): a sentinel that starts fences its master
     # until it is entitled, a round trip or two on a healthy cluster, because the server may be
     # a stale master that restarted while nobody watched it.
@@ -699,7 +691,6 @@ def _fence(
             o.fence_want = True
             o.fence_link = None
             event(w, ctx, Level.WARNING, "+vip-fence", li, m, " pending (no link)")
-        li.fenced = o.fence_want is not False
         return
     duration = fence_ms(cfg)
     if want:
@@ -722,7 +713,6 @@ def _fence(
         if o.fence_want is True:
             event(w, ctx, Level.NOTICE, "-vip-fence", li, m)
         o.fence_want, o.fence_link, o.fence_sent = False, li.cc.id, now
-    li.fenced = o.fence_want is not False
 
 
 def local_may_write(o: Ownership, m: Master, li: Instance) -> bool:
@@ -778,7 +768,7 @@ def next_deadline(w: World, now: int) -> int | None:
         if o.fence_want and o.fence_sent is not None:
             at(o.fence_sent + fence_ms(cfg) // 4)
         if o.fence_want:
-            li = m if is_local(cfg, m.host, m.port) else m.replica_at(cfg.local_host, cfg.local_port)
+            li = m if cfg.is_local(m.host, m.port) else m.replica_at(cfg.local_host, cfg.local_port)
             if li is not None and li.cc.id is None and li.cc.last_attempt is not None:
                 at(li.cc.last_attempt + FENCE_RECONNECT)
         hb = heartbeat_ms(lease)

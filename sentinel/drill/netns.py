@@ -286,12 +286,12 @@ class NetnsLab:
         sentinel answers, and with the drills' short down-after (1 s) the other hosts' sentinels,
         started meanwhile, counted it down from their own start and failed over before it ever
         ran (a trial then began on another master, still reconfiguring replicas)."""
-        deadline = time.monotonic() + timeout
-        for _ in range(int(timeout / 0.1) + 1):
+
+        def answers() -> str | None:
             r = self.run(host, ["redis-cli", "-p", str(self.server_port), "PING"], timeout=2.0)
-            if r.stdout.strip() == "PONG" or time.monotonic() >= deadline:
-                return
-            time.sleep(0.1)
+            return None if r.stdout.strip() == "PONG" else "no PONG"
+
+        wait_healthy(answers, timeout, 0.1)
 
     def _start_supervisor(self, host: str) -> None:
         assert self._state is not None

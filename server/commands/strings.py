@@ -294,8 +294,6 @@ def _incr(c: Client, key: bytes, by: int) -> bytes:
         cur = 0
     elif v.__class__ is not bytes:
         raise CommandError(WRONGTYPE)
-    elif 0 < len(v) < 19 and v.isdigit() and (v[0] != 0x30 or len(v) == 1):
-        cur = int(v)  # parse_int's common case, without the call
     else:
         cur = parse_int(v)
     new = cur + by
